@@ -1,0 +1,420 @@
+"""The ingest pipeline: read → map → validate → redact → de-duplicate → store in batches.
+
+Files, HTTP requests and the SDK all come through ``Ingestor``, so every entry point has the same
+rules and the same error messages. Each batch is one transaction: an interrupted ingest leaves
+whole batches behind and re-running it stores only what is missing. With ``strict`` the whole
+run is one transaction that is rolled back if any record is turned away.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from evalkit.capture.readers import FileProblem, RawItem, Reader, detect_format
+from evalkit.capture.redact import Redactor
+from evalkit.capture.validate import (
+    FieldProblem,
+    Limits,
+    parse_feedback,
+    parse_labels,
+    parse_response,
+)
+from evalkit.errors import UsageError
+from evalkit.records import (
+    FeedbackEvent,
+    IngestReport,
+    LabelRecord,
+    RecordError,
+    ResponseRecord,
+    utcnow,
+)
+from evalkit.settings import Settings
+from evalkit.store.database import Database
+from evalkit.store.reports import record_ingest_run
+from evalkit.store.writer import Writer, WriteResult
+
+Kind = Literal["responses", "feedback", "labelled"]
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "responses": ("response",),
+    "feedback": ("response_id", "kind", "value"),
+    "labelled": ("response", "labels"),
+}
+#: progress(file label, units done, units total)
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    kind: Kind = "responses"
+    fmt: str | None = None
+    #: target field -> source column (dotted paths reach into nested JSON objects)
+    mapping: Mapping[str, str] = field(default_factory=dict)
+    strict: bool = False
+    #: who the labels of a labelled import are attributed to
+    label_source: str | None = None
+
+
+def parse_mapping(pairs: Sequence[str]) -> dict[str, str]:
+    """``["response=output", "model_id=meta.model"]`` → ``{"response": "output", ...}``."""
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        target, sep, column = pair.partition("=")
+        if not sep or not target.strip() or not column.strip():
+            raise UsageError(f"--map expects field=column, got {pair!r}")
+        mapping[target.strip()] = column.strip()
+    return mapping
+
+
+class _StrictRollback(Exception):
+    pass
+
+
+@dataclass
+class _Pending:
+    """Parsed records waiting for the next batch write, with where each came from."""
+
+    responses: list[ResponseRecord] = field(default_factory=list)
+    feedback: list[FeedbackEvent] = field(default_factory=list)
+    feedback_hashes: list[str] = field(default_factory=list)
+    #: labels with the content hash of the record they belong to (ids may repeat in datasets)
+    labels: list[tuple[str, LabelRecord]] = field(default_factory=list)
+    where: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (source, location)
+
+    def __len__(self) -> int:
+        return len(self.responses) + len(self.feedback)
+
+
+class Ingestor:
+    """Validates, redacts and stores raw records of one kind."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        options: IngestOptions | None = None,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.options = options or IngestOptions()
+        if self.options.kind == "labelled" and not self.options.label_source:
+            raise UsageError("a labelled import needs a source name (--source NAME)")
+        self.clock = clock
+        self.limits = Limits(max_field_chars=settings.max_field_chars)
+        self.redactor = Redactor(settings.redact_kinds) if settings.redact_enabled else None
+
+    # -- entry points ------------------------------------------------------------------------
+
+    def ingest_files(self, paths: Sequence[Path], progress: Progress | None = None) -> IngestReport:
+        """Ingest every file; a file that cannot be read is reported and the others go on."""
+        readers = [self._reader(Path(p)) for p in paths]  # usage errors before anything is stored
+        items = self._file_items(readers, progress)
+        source = ", ".join(str(p) for p in paths)
+        return self._run(items, source, audit=True)
+
+    def ingest_records(
+        self, raws: Iterable[Mapping[str, Any]], source: str = "request", *, audit: bool = False
+    ) -> IngestReport:
+        """Ingest in-memory records (HTTP body, SDK buffer); locations are ``record N`` (1-based).
+
+        ``audit`` writes an ``ingest_runs`` row; off by default because the SDK flushes often.
+        """
+        items = (
+            (
+                source,
+                RawItem(
+                    f"record {i}",
+                    dict(raw) if isinstance(raw, Mapping) else None,
+                    None if isinstance(raw, Mapping) else "expected an object",
+                ),
+            )
+            for i, raw in enumerate(raws, start=1)
+        )
+        report = self._run(items, source, audit=audit, collect_ids=True)
+        return report
+
+    # -- pipeline ----------------------------------------------------------------------------
+
+    def _reader(self, path: Path) -> Reader:
+        return Reader(
+            path,
+            detect_format(path, self.options.fmt),
+            max_record_bytes=self.settings.max_record_bytes,
+        )
+
+    def _file_items(
+        self, readers: Sequence[Reader], progress: Progress | None
+    ) -> Iterator[tuple[str, RawItem | FileProblem]]:
+        for reader in readers:
+            name = str(reader.path)
+            seen = 0
+            try:
+                for item in reader:
+                    if seen == 0:
+                        self._check_columns(reader)
+                    seen += 1
+                    if progress is not None:
+                        progress(name, item.progress, reader.total)
+                    yield name, item
+            except FileProblem as problem:
+                yield name, problem
+                continue
+            if seen == 0:
+                yield name, FileProblem(f"{name}: the file has no records")
+
+    def _check_columns(self, reader: Reader) -> None:
+        if reader.columns is None:
+            return
+        present = set(reader.columns) | set(self.options.mapping)
+        missing = [c for c in REQUIRED[self.options.kind] if c not in present]
+        if missing:
+            raise FileProblem(
+                f"{reader.path}: line 1: the header has no column "
+                f"{', '.join(repr(m) for m in missing)}"
+                f" (columns: {', '.join(reader.columns)}); name it with --map FIELD=COLUMN"
+            )
+
+    def _run(
+        self,
+        items: Iterable[tuple[str, RawItem | FileProblem]],
+        source: str,
+        *,
+        audit: bool,
+        collect_ids: bool = False,
+    ) -> IngestReport:
+        started = self.clock()
+        report = IngestReport()
+        parsed_ids: list[str] = []
+        received_at = started
+        try:
+            if self.options.strict:
+                with self.db.writer() as writer:
+                    self._consume(
+                        items,
+                        report,
+                        received_at,
+                        parsed_ids,
+                        lambda pending: self._flush(writer, pending, report),
+                    )
+                    if report.errors:
+                        raise _StrictRollback
+            else:
+
+                def flush(pending: _Pending) -> None:
+                    with self.db.writer() as w:
+                        self._flush(w, pending, report)
+
+                self._consume(items, report, received_at, parsed_ids, flush)
+        except _StrictRollback:
+            report.rolled_back = True
+            report.stored = 0
+            report.labels_stored = 0
+        if collect_ids and not report.rolled_back:
+            turned_away = {e.record_id for e in report.errors if e.field in ("id", "response_id")}
+            report.ids = [rid for rid in parsed_ids if rid not in turned_away]
+        if audit:
+            record_ingest_run(
+                self.db,
+                source=source,
+                kind=self.options.kind,
+                started_at=started,
+                finished_at=self.clock(),
+                report=report,
+            )
+        return report
+
+    def _consume(
+        self,
+        items: Iterable[tuple[str, RawItem | FileProblem]],
+        report: IngestReport,
+        received_at: datetime,
+        parsed_ids: list[str],
+        flush: Callable[[_Pending], None],
+    ) -> None:
+        pending = _Pending()
+        batch_size = self.settings.batch_size
+        for source, item in items:
+            if isinstance(item, FileProblem):
+                report.errors.append(
+                    RecordError(source, "file", None, str(item).removeprefix(f"{source}: "))
+                )
+                report.invalid += 1
+                continue
+            report.read += 1
+            if item.data is None:
+                report.invalid += 1
+                report.errors.append(
+                    RecordError(source, item.location, None, item.error or "unreadable")
+                )
+                continue
+            try:
+                self._parse_into(pending, item.data, received_at, report)
+            except FieldProblem as problem:
+                report.invalid += 1
+                rid = item.data.get("id") if isinstance(item.data.get("id"), str) else None
+                report.errors.append(
+                    RecordError(
+                        source, item.location, self._field_name(problem.field), problem.message, rid
+                    )
+                )
+                continue
+            last_id = (
+                pending.responses[-1].id
+                if self.options.kind != "feedback"
+                else pending.feedback[-1].id
+            )
+            pending.where[last_id] = (source, item.location)  # a repeat blames the later line
+            parsed_ids.append(last_id)
+            if len(pending) >= batch_size:
+                flush(pending)
+                pending = _Pending()
+        if len(pending):
+            flush(pending)
+
+    def _field_name(self, name: str | None) -> str | None:
+        if name is None:
+            return None
+        head = name.split(".", 1)[0]
+        column = self.options.mapping.get(head)
+        return f"{name} (column '{column}')" if column else name
+
+    def _parse_into(
+        self, pending: _Pending, raw: dict[str, Any], received_at: datetime, report: IngestReport
+    ) -> None:
+        data = apply_mapping(raw, self.options.mapping) if self.options.mapping else raw
+        if self.options.kind == "feedback":
+            event, digest = parse_feedback(data, received_at=received_at, limits=self.limits)
+            if self.redactor is not None and event.kind.value in ("correction", "comment"):
+                text, counts = self.redactor.redact(event.value)
+                _add_counts(report.redactions, counts)
+                event = event.model_copy(update={"value": text})
+            pending.feedback.append(event)
+            pending.feedback_hashes.append(digest)
+            return
+        labels_raw = data.pop("labels", None) if self.options.kind == "labelled" else None
+        if self.options.kind == "labelled" and labels_raw is None:
+            raise FieldProblem("labels", "required field is missing")
+        record = parse_response(data, received_at=received_at, limits=self.limits)
+        if self.options.kind == "labelled":
+            labels = parse_labels(
+                labels_raw,
+                response_id=record.id,
+                annotator=self.options.label_source or "",
+                created_at=received_at,
+            )
+            pending.labels.extend((record.content_hash, label) for label in labels)
+        if self.redactor is not None:
+            record = self._redact(record, report)
+        pending.responses.append(record)
+
+    def _redact(self, record: ResponseRecord, report: IngestReport) -> ResponseRecord:
+        assert self.redactor is not None
+        update: dict[str, Any] = {}
+        for name in ("prompt", "context", "response"):
+            value = getattr(record, name)
+            if value:
+                text, counts = self.redactor.redact(value)
+                if counts:
+                    update[name] = text
+                    _add_counts(report.redactions, counts)
+        if record.metadata:
+            metadata = _redact_nested(record.metadata, self.redactor, report.redactions)
+            if metadata != record.metadata:
+                update["metadata"] = metadata
+        return record.model_copy(update=update) if update else record
+
+    def _flush(self, writer: Writer, pending: _Pending, report: IngestReport) -> None:
+        if self.options.kind == "feedback":
+            result = writer.add_feedback(pending.feedback, pending.feedback_hashes)
+            self._account(result, pending, report, "feedback event")
+            return
+        labelled = self.options.kind == "labelled"
+        # Third-party datasets reuse ids for different records: keep both (see add_responses).
+        result = writer.add_responses(pending.responses, rekey_conflicts=labelled)
+        self._account(result, pending, report, "response")
+        report.rekeyed += len(result.rekeyed)
+        if labelled:
+            unsettled = set(result.conflicts)
+            labels = []
+            for digest, label in pending.labels:
+                moved = result.rekeyed.get((label.response_id, digest))
+                if moved is not None:
+                    labels.append(label.model_copy(update={"response_id": moved}))
+                elif label.response_id not in unsettled:
+                    labels.append(label)
+            report.labels_stored += len(writer.add_labels(labels).stored)
+
+    def _account(
+        self, result: WriteResult, pending: _Pending, report: IngestReport, noun: str
+    ) -> None:
+        report.stored += len(result.stored)
+        report.duplicates += len(result.duplicates)
+        for rid in result.conflicts:
+            report.conflicts += 1
+            src, loc = pending.where.get(rid, ("?", "?"))
+            report.errors.append(
+                RecordError(
+                    src,
+                    loc,
+                    "id",
+                    f"conflict: a {noun} with this id is already stored with different content "
+                    "(not overwritten)",
+                    rid,
+                )
+            )
+        targets = {e.id: e.response_id for e in pending.feedback} if result.unknown else {}
+        for rid in result.unknown:
+            report.unknown_response += 1
+            src, loc = pending.where.get(rid, ("?", "?"))
+            target = targets.get(rid, rid)
+            report.errors.append(
+                RecordError(
+                    src,
+                    loc,
+                    "response_id",
+                    f"no stored response has id {target!r}",
+                    rid,
+                )
+            )
+
+
+def apply_mapping(raw: Mapping[str, Any], mapping: Mapping[str, str]) -> dict[str, Any]:
+    """Rename source columns to evalkit fields; a dotted column reaches into nested objects."""
+    data = dict(raw)
+    for target, column in mapping.items():
+        if column in data:
+            data[target] = data.pop(column)
+            continue
+        value: Any = raw
+        for part in column.split("."):
+            if isinstance(value, Mapping) and part in value:
+                value = value[part]
+            elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+                value = value[int(part)]
+            else:
+                break
+        else:
+            data[target] = value
+    return data
+
+
+def _add_counts(total: dict[str, int], counts: Mapping[str, int]) -> None:
+    for kind, n in counts.items():
+        total[kind] = total.get(kind, 0) + n
+
+
+def _redact_nested(value: Any, redactor: Redactor, totals: dict[str, int]) -> Any:
+    if isinstance(value, str):
+        text, counts = redactor.redact(value)
+        _add_counts(totals, counts)
+        return text
+    if isinstance(value, Mapping):
+        return {k: _redact_nested(v, redactor, totals) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_nested(v, redactor, totals) for v in value]
+    return value

@@ -1,0 +1,141 @@
+"""How the CLI shows reports and summaries (Rich tables, progress bars)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from evalkit.records import IngestReport
+from evalkit.store.reports import StoreSummary
+
+
+@contextmanager
+def progress_bar(console: Console, *, disable: bool) -> Iterator[Any]:
+    """A callback ``(file, done, total)`` drawing one bar per file; silent when not a terminal."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=disable or not console.is_terminal,
+    ) as progress:
+        tasks: dict[str, Any] = {}
+
+        def update(name: str, done: int, total: int) -> None:
+            if name not in tasks:
+                tasks[name] = progress.add_task(name, total=total)
+            progress.update(tasks[name], completed=done, total=total)
+
+        yield update
+
+
+def render_report(
+    out: Console, err: Console, report: IngestReport, *, kind: str, show_errors: int
+) -> None:
+    noun = {
+        "responses": "responses",
+        "feedback": "feedback events",
+        "labelled": "labelled responses",
+    }[kind]
+    parts = [
+        f"read {report.read:,}",
+        f"stored {report.stored:,}",
+        f"duplicates {report.duplicates:,}",
+    ]
+    if report.conflicts:
+        parts.append(f"conflicts {report.conflicts:,}")
+    if report.invalid:
+        parts.append(f"invalid {report.invalid:,}")
+    if report.unknown_response:
+        parts.append(f"unknown response id {report.unknown_response:,}")
+    if kind == "labelled":
+        parts.append(f"labels stored {report.labels_stored:,}")
+        if report.rekeyed:
+            parts.append(f"re-keyed {report.rekeyed:,} (id reused for other content: stored as ID#hash)")
+    out.print(f"[bold]Ingest {noun}:[/] " + ", ".join(parts), highlight=False)
+    if report.redactions:
+        shown = ", ".join(f"{k} {v:,}" for k, v in sorted(report.redactions.items()))
+        out.print(f"  PII redacted: {shown}", highlight=False)
+    if report.rolled_back:
+        err.print("[bold red]--strict: a record was rejected, so nothing was stored.[/]")
+    for error in report.errors[:show_errors]:
+        err.print(f"  ✗ {error}", highlight=False, markup=False, soft_wrap=True)
+    hidden = len(report.errors) - show_errors
+    if hidden > 0:
+        err.print(f"  … and {hidden:,} more (use --errors-file to see all)", highlight=False)
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "–" if value is None else format(value, spec)
+
+
+def render_summary(console: Console, summary: StoreSummary, *, store: str) -> None:
+    span = ""
+    if summary.first_at and summary.last_at:
+        span = f" from {summary.first_at:%Y-%m-%d} to {summary.last_at:%Y-%m-%d}"
+    console.print(
+        f"\n[bold]Store[/] {store}: {summary.responses:,} responses{span}", highlight=False
+    )
+    table = Table(title="Responses by model", title_justify="left")
+    for column in (
+        "model",
+        "responses",
+        "mean latency ms",
+        "p95 latency ms",
+        "cost USD",
+        "mean confidence",
+        "outcomes",
+    ):
+        table.add_column(column, justify="left" if column in ("model", "outcomes") else "right")
+    for m in summary.models:
+        outcomes = ", ".join(
+            f"{k} {v}" for k, v in sorted(m.outcomes.items(), key=lambda kv: -kv[1])
+        )
+        table.add_row(
+            m.model_id,
+            f"{m.responses:,}",
+            _fmt(m.mean_latency_ms, ",.0f"),
+            _fmt(m.p95_latency_ms, ",.0f"),
+            _fmt(m.total_cost, ",.2f"),
+            _fmt(m.mean_confidence, ".2f"),
+            outcomes or "–",
+        )
+    console.print(table)
+    if summary.intents:
+        console.print(
+            "Intents: "
+            + ", ".join(
+                f"{k} {v:,}" for k, v in sorted(summary.intents.items(), key=lambda kv: -kv[1])
+            ),
+            highlight=False,
+        )
+    if summary.tenants:
+        console.print(
+            "Tenants: "
+            + ", ".join(
+                f"{k} {v:,}" for k, v in sorted(summary.tenants.items(), key=lambda kv: -kv[1])
+            ),
+            highlight=False,
+        )
+    if summary.feedback:
+        console.print(
+            "Feedback: " + ", ".join(f"{k} {v:,}" for k, v in sorted(summary.feedback.items())),
+            highlight=False,
+        )
+    for head, values in sorted(summary.labels.items()):
+        console.print(
+            f"Labels {head}: " + ", ".join(f"{k} {v:,}" for k, v in sorted(values.items())),
+            highlight=False,
+        )
+
+
+def summary_as_dict(summary: StoreSummary) -> dict[str, Any]:
+    return asdict(summary)

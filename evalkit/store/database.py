@@ -1,0 +1,116 @@
+"""Connecting to the store and keeping its schema current.
+
+``Database.open`` migrates on first use, so a user never runs a separate setup step; ``evalkit db
+upgrade`` does the same explicitly for operators who prefer to migrate at deploy time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+from evalkit.errors import StoreError
+
+if TYPE_CHECKING:
+    from evalkit.store.writer import Writer
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for ``url`` with the settings evalkit relies on (FK enforcement on SQLite)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets the reviewer app read while an ingest writes; foreign_keys makes purge cascade.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def alembic_config(engine: Engine) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option(
+        "sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%")
+    )
+    return cfg
+
+
+def head_revision() -> str:
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    assert head is not None, "no migrations packaged"
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine) -> str:
+    """Apply every pending migration; returns the revision the store is at afterwards."""
+    cfg = alembic_config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    revision = current_revision(engine)
+    assert revision is not None
+    return revision
+
+
+class Database:
+    """An engine whose schema is known to be current."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True) -> Database:
+        engine = make_engine(url)
+        try:
+            current = current_revision(engine)
+        except Exception as exc:  # connection refused, bad credentials, unknown database
+            raise StoreError(f"cannot open the store at {engine.url!r}: {exc}") from exc
+        if current != head_revision():
+            if not migrate:
+                raise StoreError(
+                    f"the store is at revision {current}, evalkit needs {head_revision()}: "
+                    "run `evalkit db upgrade`"
+                )
+            upgrade(engine)
+        return cls(engine)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def writer(self) -> Iterator[Writer]:
+        """A unit of work: everything added commits together, or nothing does."""
+        from evalkit.store.writer import Writer
+
+        with self.engine.begin() as conn:
+            yield Writer(conn)
+
+    def dispose(self) -> None:
+        self.engine.dispose()

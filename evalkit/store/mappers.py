@@ -1,0 +1,91 @@
+"""Explicit conversions between table rows and domain records.
+
+The core never sees a row or a session: repository functions map through here. SQLite returns
+naive datetimes; they are UTC by construction, so they are made aware again here.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Row
+
+from evalkit.records import FeedbackEvent, FeedbackKind, LabelHead, LabelRecord, ResponseRecord
+
+
+def aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def response_to_row(record: ResponseRecord) -> dict[str, Any]:
+    # Core statements address columns by name: "metadata" (the ORM attribute is ``meta``).
+    return record.model_dump()
+
+
+def response_from_row(row: Row[Any] | Any) -> ResponseRecord:
+    m = row._mapping if isinstance(row, Row) else row
+    data = {k: m[k] for k in ResponseRecord.model_fields if k != "metadata" and k in m}
+    data["metadata"] = m["metadata"]
+    data["received_at"] = aware(data["received_at"])
+    data["created_at"] = aware(data["created_at"])
+    return ResponseRecord.model_validate(data)
+
+
+def feedback_to_row(event: FeedbackEvent, content_hash: str) -> dict[str, Any]:
+    row = event.model_dump(mode="python")
+    row["kind"] = event.kind.value
+    row["content_hash"] = content_hash
+    return row
+
+
+def feedback_from_row(row: Row[Any]) -> FeedbackEvent:
+    m = row._mapping
+    return FeedbackEvent(
+        id=m["id"],
+        response_id=m["response_id"],
+        kind=FeedbackKind(m["kind"]),
+        value=m["value"],
+        created_at=aware(m["created_at"]),  # type: ignore[arg-type]
+        received_at=aware(m["received_at"]),  # type: ignore[arg-type]
+        source=m["source"],
+        metadata=m["metadata"] or {},
+    )
+
+
+def label_value_to_text(value: bool | str) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def label_value_from_text(head: LabelHead, text: str) -> bool | str:
+    if head is LabelHead.TONE:
+        return text
+    return text == "true"
+
+
+def label_to_row(label: LabelRecord) -> dict[str, Any]:
+    row = label.model_dump(exclude={"id"})
+    row["head"] = label.head.value
+    row["value"] = label_value_to_text(label.value)
+    return row
+
+
+def label_from_row(row: Row[Any]) -> LabelRecord:
+    m = row._mapping
+    head = LabelHead(m["head"])
+    return LabelRecord(
+        id=m["id"],
+        response_id=m["response_id"],
+        head=head,
+        value=label_value_from_text(head, m["value"]),
+        severity=m["severity"],
+        annotator=m["annotator"],
+        source_kind=m["source_kind"],
+        note=m["note"],
+        created_at=aware(m["created_at"]),  # type: ignore[arg-type]
+        supersedes_id=m["supersedes_id"],
+    )

@@ -1,0 +1,208 @@
+"""SQLAlchemy table definitions: the only description of the schema besides the migrations.
+
+A test compares these with the Alembic migrations, so a change here without a migration fails CI.
+Timestamps are stored timezone-aware where the database supports it (PostgreSQL) and as UTC
+naive values in SQLite; ``store.mappers`` makes them aware again on the way out.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar = {datetime: DateTime(timezone=True), dict[str, Any]: JSON}
+
+
+class ResponseRow(Base):
+    """A captured production response (after validation and redaction)."""
+
+    __tablename__ = "responses"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    tenant: Mapped[str | None] = mapped_column(String(128), index=True)
+    model_id: Mapped[str | None] = mapped_column(String(256), index=True)
+    model_version: Mapped[str | None] = mapped_column(String(128))
+    prompt_version: Mapped[str | None] = mapped_column(String(128))
+    intent: Mapped[str | None] = mapped_column(String(128), index=True)
+    user_segment: Mapped[str | None] = mapped_column(String(128))
+    prompt: Mapped[str] = mapped_column(Text)
+    context: Mapped[str | None] = mapped_column(Text)
+    response: Mapped[str] = mapped_column(Text)
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    input_tokens: Mapped[int | None] = mapped_column(Integer)
+    output_tokens: Mapped[int | None] = mapped_column(Integer)
+    cost: Mapped[float | None] = mapped_column(Float)
+    confidence: Mapped[float | None] = mapped_column(Float)
+    outcome: Mapped[str | None] = mapped_column(String(64))
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON)
+    content_hash: Mapped[str] = mapped_column(String(64))
+
+
+class FeedbackRow(Base):
+    """A late event (outcome, rating, correction, comment) attached to a response."""
+
+    __tablename__ = "feedback_events"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    response_id: Mapped[str] = mapped_column(
+        ForeignKey("responses.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    value: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+    source: Mapped[str | None] = mapped_column(String(128))
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON)
+    content_hash: Mapped[str] = mapped_column(String(64))
+
+
+class ReviewerRow(Base):
+    """A person who labels (reviewer), settles disagreements (adjudicator) or administers."""
+
+    __tablename__ = "reviewers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(128), unique=True)
+    display_name: Mapped[str | None] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(32), default="reviewer")
+    password_hash: Mapped[str | None] = mapped_column(String(256))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+
+
+class LabelRow(Base):
+    """One judgement of one head of one response; append-only, newer rows supersede older."""
+
+    __tablename__ = "labels"
+    __table_args__ = (
+        Index("ix_labels_response_head_annotator", "response_id", "head", "annotator"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    response_id: Mapped[str] = mapped_column(ForeignKey("responses.id", ondelete="CASCADE"))
+    head: Mapped[str] = mapped_column(String(32))
+    # Text, not JSON: PostgreSQL cannot group or compare json values. true/false/polite/...
+    value: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[int | None] = mapped_column(Integer)
+    annotator: Mapped[str] = mapped_column(String(256))
+    source_kind: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("labels.id", ondelete="SET NULL"))
+    current: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
+
+
+class ReviewItemRow(Base):
+    """A response selected for human review, with how and how likely it was selected."""
+
+    __tablename__ = "review_items"
+    __table_args__ = (UniqueConstraint("response_id", "queue"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    response_id: Mapped[str] = mapped_column(
+        ForeignKey("responses.id", ondelete="CASCADE"), index=True
+    )
+    queue: Mapped[str] = mapped_column(String(64), default="default")
+    strategy: Mapped[str] = mapped_column(String(32))
+    stratum: Mapped[str | None] = mapped_column(String(256))
+    inclusion_probability: Mapped[float] = mapped_column(Float)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    required_reviews: Mapped[int] = mapped_column(Integer, default=1)
+    lease_owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("reviewers.id", ondelete="SET NULL")
+    )
+    lease_expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class ClassifierVersionRow(Base):
+    """A trained risk-classifier artifact and its held-out report."""
+
+    __tablename__ = "classifier_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version: Mapped[str] = mapped_column(String(64), unique=True)
+    heads: Mapped[Any] = mapped_column(JSON)
+    artifact_path: Mapped[str] = mapped_column(String(1024))
+    artifact_sha256: Mapped[str] = mapped_column(String(64))
+    thresholds: Mapped[Any] = mapped_column(JSON)
+    metrics: Mapped[Any] = mapped_column(JSON)
+    trained_at: Mapped[datetime]
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class GuardVerdictRow(Base):
+    """What the guard decided for one response before it was sent."""
+
+    __tablename__ = "guard_verdicts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # Not a foreign key: the guard runs before the response is captured, if it ever is.
+    response_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    classifier_version: Mapped[str] = mapped_column(String(64))
+    scores: Mapped[Any] = mapped_column(JSON)
+    decision: Mapped[str] = mapped_column(String(16))
+    latency_ms: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class GateRunRow(Base):
+    """One golden-set regression run of a candidate against a baseline."""
+
+    __tablename__ = "gate_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    suite: Mapped[str] = mapped_column(String(256))
+    candidate: Mapped[str] = mapped_column(String(256))
+    baseline: Mapped[str | None] = mapped_column(String(256))
+    passed: Mapped[bool] = mapped_column(Boolean)
+    summary: Mapped[Any] = mapped_column(JSON)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime]
+
+
+class IngestRunRow(Base):
+    """An audit line for every ingest: what came in, from where, and what was turned away."""
+
+    __tablename__ = "ingest_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(1024))
+    kind: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime]
+    read: Mapped[int] = mapped_column(Integer)
+    stored: Mapped[int] = mapped_column(Integer)
+    duplicates: Mapped[int] = mapped_column(Integer)
+    rejected: Mapped[int] = mapped_column(Integer)
+    redactions: Mapped[Any] = mapped_column(JSON)

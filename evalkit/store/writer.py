@@ -1,0 +1,232 @@
+"""Batch writes with de-duplication: the hot path of ingest.
+
+Every ``add_*`` call takes a batch, looks up which ids already exist in one query, inserts only
+the new ones in one multi-row statement, and says which records were stored, which were exact
+duplicates (same id, same content: nothing to do) and which were conflicts (same id, other
+content: never silently overwritten). Inserts also ignore rows another process stored a moment
+earlier, so two ingests of the same file at once cannot fail each other or store twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Table, insert, select, update
+
+from evalkit.records import FeedbackEvent, LabelRecord, ResponseRecord
+from evalkit.store import mappers
+from evalkit.store.tables import FeedbackRow, LabelRow, ResponseRow
+
+#: Ids per IN (...) lookup; well under SQLite's and PostgreSQL's parameter limits.
+LOOKUP_CHUNK = 5000
+
+
+@dataclass
+class WriteResult:
+    stored: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)  # referenced response does not exist
+    #: (original id, content hash) -> id stored under, for ``rekey_conflicts``
+    rekeyed: dict[tuple[str, str], str] = field(default_factory=dict)
+
+
+class Writer:
+    """Adds batches inside one transaction (see ``Database.writer``)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add_responses(
+        self, records: Sequence[ResponseRecord], *, rekey_conflicts: bool = False
+    ) -> WriteResult:
+        """Store new responses.
+
+        ``rekey_conflicts`` is for third-party datasets whose ids are not unique: a record whose id
+        is taken by other content is stored as ``ID#<hash8>`` (its own id kept in
+        ``metadata.source_id``) instead of being turned away. The suffix comes from the content,
+        so re-importing the file still adds nothing.
+        """
+        result = WriteResult()
+        table: Table = ResponseRow.__table__  # type: ignore[assignment]
+        fresh = self._split_known(
+            table, {r.id: (r.content_hash, r) for r in _first_of_each(records, result)}, result
+        )
+        self._insert_new(table, [mappers.response_to_row(r) for r in fresh], result)
+        if rekey_conflicts and result.conflicts:
+            self._rekey(records, result)
+        return result
+
+    def _rekey(self, records: Sequence[ResponseRecord], result: WriteResult) -> None:
+        table = ResponseRow.__table__
+        taken = set(result.conflicts)
+        stmt = select(table.c.id, table.c.content_hash).where(table.c.id.in_(sorted(taken)))
+        stored_hash = {row.id: row.content_hash for row in self._conn.execute(stmt)}
+        moved: dict[tuple[str, str], ResponseRecord] = {}
+        for r in records:
+            if r.id in taken and r.content_hash != stored_hash.get(r.id):
+                moved.setdefault((r.id, r.content_hash), r.model_copy(update={
+                    "id": f"{r.id}#{r.content_hash[:8]}",
+                    "metadata": {**r.metadata, "source_id": r.id},
+                }))
+        second = self.add_responses(list(moved.values()))
+        result.conflicts = second.conflicts
+        result.stored.extend(second.stored)
+        result.duplicates.extend(second.duplicates)
+        settled = set(second.stored) | set(second.duplicates)
+        result.rekeyed = {key: new.id for key, new in moved.items() if new.id in settled}
+
+    def add_feedback(self, events: Sequence[FeedbackEvent], hashes: Sequence[str]) -> WriteResult:
+        result = WriteResult()
+        by_id: dict[str, tuple[str, FeedbackEvent]] = {}
+        for event, digest in zip(events, hashes, strict=True):
+            _classify_repeat(by_id, event.id, digest, event, result)
+        existing_responses = self._existing_ids(
+            ResponseRow.__table__,  # type: ignore[arg-type]
+            {e.response_id for _, e in by_id.values()},
+        )
+        known: dict[str, tuple[str, FeedbackEvent]] = {}
+        for fid, (digest, event) in by_id.items():
+            if event.response_id in existing_responses:
+                known[fid] = (digest, event)
+            else:
+                result.unknown.append(fid)
+        fresh = self._split_known(FeedbackRow.__table__, known, result)  # type: ignore[arg-type]
+        rows = [mappers.feedback_to_row(e, known[e.id][0]) for e in fresh]
+        self._insert_new(FeedbackRow.__table__, rows, result)  # type: ignore[arg-type]
+        return result
+
+    def add_labels(self, labels: Sequence[LabelRecord]) -> WriteResult:
+        """Append labels; an unchanged label is a duplicate, a changed one supersedes the last.
+
+        Ids in the result are ``response_id/head/annotator`` keys.
+        """
+        result = WriteResult()
+        table = LabelRow.__table__
+        present = self._existing_ids(
+            ResponseRow.__table__,  # type: ignore[arg-type]
+            {label.response_id for label in labels},
+        )
+        current: dict[tuple[str, str, str], tuple[int, Any, int | None]] = {}
+        ids = sorted({label.response_id for label in labels} & present)
+        for chunk in _chunks(ids, LOOKUP_CHUNK):
+            rows = self._conn.execute(
+                select(
+                    table.c.id,
+                    table.c.response_id,
+                    table.c.head,
+                    table.c.annotator,
+                    table.c.value,
+                    table.c.severity,
+                ).where(table.c.response_id.in_(chunk), table.c.current.is_(True))
+            )
+            for row in rows:
+                current[(row.response_id, row.head, row.annotator)] = (
+                    row.id,
+                    row.value,
+                    row.severity,
+                )
+        for label in labels:
+            key = (label.response_id, label.head.value, label.annotator)
+            name = "/".join(key)
+            if label.response_id not in present:
+                result.unknown.append(name)
+                continue
+            previous = current.get(key)
+            text = mappers.label_value_to_text(label.value)
+            if previous is not None and previous[1] == text and previous[2] == label.severity:
+                result.duplicates.append(name)
+                continue
+            row = mappers.label_to_row(label)
+            row["current"] = True
+            if previous is not None:
+                self._conn.execute(
+                    update(table).where(table.c.id == previous[0]).values(current=False)
+                )
+                row["supersedes_id"] = previous[0]
+            new_id = self._conn.execute(insert(table).returning(table.c.id), row).scalar_one()
+            current[key] = (new_id, text, label.severity)
+            result.stored.append(name)
+        return result
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _existing_ids(self, table: Table, ids: Iterable[str]) -> set[str]:
+        found: set[str] = set()
+        for chunk in _chunks(sorted(ids), LOOKUP_CHUNK):
+            found.update(
+                self._conn.execute(select(table.c.id).where(table.c.id.in_(chunk))).scalars()
+            )
+        return found
+
+    def _split_known(
+        self, table: Table, candidates: dict[str, tuple[str, Any]], result: WriteResult
+    ) -> list[Any]:
+        """Drop candidates whose id is stored already, as duplicates or conflicts."""
+        stored_hash: dict[str, str] = {}
+        for chunk in _chunks(list(candidates), LOOKUP_CHUNK):
+            stmt = select(table.c.id, table.c.content_hash).where(table.c.id.in_(chunk))
+            stored_hash.update({row.id: row.content_hash for row in self._conn.execute(stmt)})
+        fresh = []
+        for cid, (digest, item) in candidates.items():
+            if cid not in stored_hash:
+                fresh.append(item)
+            elif stored_hash[cid] == digest:
+                result.duplicates.append(cid)
+            else:
+                result.conflicts.append(cid)
+        return fresh
+
+    def _insert_new(self, table: Table, rows: list[dict[str, Any]], result: WriteResult) -> None:
+        if not rows:
+            return
+        stmt = _insert_ignore(self._conn, table).returning(table.c.id)
+        inserted = set(self._conn.execute(stmt, rows).scalars())
+        result.stored.extend(row["id"] for row in rows if row["id"] in inserted)
+        raced = [row["id"] for row in rows if row["id"] not in inserted]
+        if raced:  # another writer stored these between our lookup and our insert
+            stmt2 = select(table.c.id, table.c.content_hash).where(table.c.id.in_(raced))
+            stored_hash = {row.id: row.content_hash for row in self._conn.execute(stmt2)}
+            wanted = {row["id"]: row["content_hash"] for row in rows}
+            for rid in raced:
+                (
+                    result.duplicates if stored_hash.get(rid) == wanted[rid] else result.conflicts
+                ).append(rid)
+
+
+def _insert_ignore(conn: Connection, table: Table) -> Any:
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing(index_elements=["id"])
+    if conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table).on_conflict_do_nothing(index_elements=["id"])
+    return insert(table)
+
+
+def _first_of_each(records: Sequence[ResponseRecord], result: WriteResult) -> list[ResponseRecord]:
+    by_id: dict[str, tuple[str, ResponseRecord]] = {}
+    for record in records:
+        _classify_repeat(by_id, record.id, record.content_hash, record, result)
+    return [record for _, record in by_id.values()]
+
+
+def _classify_repeat(
+    seen: dict[str, tuple[str, Any]], item_id: str, digest: str, item: Any, result: WriteResult
+) -> None:
+    """The same id twice in one batch: a duplicate if the content matches, else a conflict."""
+    if item_id not in seen:
+        seen[item_id] = (digest, item)
+    elif seen[item_id][0] == digest:
+        result.duplicates.append(item_id)
+    else:
+        result.conflicts.append(item_id)
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,165 @@
+"""The evalkit command: exit codes, messages, and the demo as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from evalkit.cli import app, parse_age
+from evalkit.errors import UsageError
+from tests.helpers import record, write_jsonl
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path, store_url):
+    return {"EVALKIT_DATA_DIR": str(tmp_path / "data"), "EVALKIT_DATABASE_URL": store_url}
+
+
+def run(env, *args):
+    return runner.invoke(app, list(args), env=env, catch_exceptions=False)
+
+
+def test_ingest_exit_codes(env, tmp_path):
+    good = write_jsonl(tmp_path / "good.jsonl", [record(i) for i in range(3)])
+    result = run(env, "ingest", str(good))
+    assert result.exit_code == 0, result.output
+    assert "stored 3" in result.output
+
+    bad = write_jsonl(tmp_path / "bad.jsonl", [record(5), '{"id": "b"}'])
+    result = run(env, "ingest", str(bad))
+    assert result.exit_code == 1
+    assert f"{bad}:line 2 (id b) field 'response': required field is missing" in result.output
+
+    assert run(env, "ingest", str(tmp_path / "missing.jsonl")).exit_code == 2
+    assert run(env, "ingest", "--map", "nonsense", str(good)).exit_code == 2
+    assert run(env, "ingest", "--format", "xml", str(good)).exit_code == 2
+    assert run(env, "ingest", "--kind", "labels", str(good)).exit_code == 2
+
+
+def test_errors_file_lists_every_rejection(env, tmp_path):
+    rows = [f'{{"id": "b{i}"}}' for i in range(30)]
+    errors = tmp_path / "errors.jsonl"
+    result = run(
+        env,
+        "ingest",
+        "--errors-file",
+        str(errors),
+        "--show-errors",
+        "2",
+        str(write_jsonl(tmp_path / "bad.jsonl", rows)),
+    )
+    assert result.exit_code == 1 and "and 28 more" in result.output
+    lines = [json.loads(line) for line in errors.read_text().splitlines()]
+    assert len(lines) == 30 and lines[0]["field"] == "response" and lines[0]["location"] == "line 1"
+
+
+def test_strict_flag(env, tmp_path):
+    path = write_jsonl(tmp_path / "a.jsonl", [record(1), '{"id": "b"}'])
+    result = run(env, "ingest", "--strict", str(path))
+    assert result.exit_code == 1 and "nothing was stored" in result.output
+    summary = json.loads(run(env, "summary", "--json").output)
+    assert summary["responses"] == 0
+
+
+def test_feedback_and_labels_commands(env, tmp_path):
+    run(env, "ingest", str(write_jsonl(tmp_path / "r.jsonl", [record(1)])))
+    fb = write_jsonl(
+        tmp_path / "f.jsonl",
+        [
+            {"response_id": "r-1", "kind": "rating", "value": "up"},
+            {"response_id": "zzz", "kind": "rating", "value": "up"},
+        ],
+    )
+    result = run(env, "ingest", "--kind", "feedback", str(fb))
+    assert result.exit_code == 1 and "no stored response has id 'zzz'" in result.output
+    labelled = write_jsonl(
+        tmp_path / "l.jsonl", [{"id": "x", "response": "r", "labels": {"harm": True}}]
+    )
+    result = run(env, "labels", "import", str(labelled), "--source", "vendor")
+    assert result.exit_code == 0 and "labels stored 1" in result.output
+    summary = json.loads(run(env, "summary", "--json").output)
+    assert summary["labels"] == {"harm": {"true": 1}} and summary["feedback"] == {"rating": 1}
+
+
+def test_purge_deletes_old_responses_with_their_feedback(env, tmp_path):
+    rows = [
+        record(1, created_at="2020-01-01T00:00:00Z"),
+        record(2, created_at="2099-01-01T00:00:00Z"),
+    ]
+    run(env, "ingest", str(write_jsonl(tmp_path / "r.jsonl", rows)))
+    run(
+        env,
+        "ingest",
+        "--kind",
+        "feedback",
+        str(
+            write_jsonl(
+                tmp_path / "f.jsonl", [{"response_id": "r-1", "kind": "rating", "value": "up"}]
+            )
+        ),
+    )
+    dry = run(env, "purge", "--older-than", "90d", "--dry-run")
+    assert "Would delete 1 responses" in dry.output and "1 feedback events" in dry.output
+    assert json.loads(run(env, "summary", "--json").output)["responses"] == 2
+    result = run(env, "purge", "--older-than", "90d")
+    assert result.exit_code == 0 and "Deleted 1 responses" in result.output
+    summary = json.loads(run(env, "summary", "--json").output)
+    assert summary["responses"] == 1 and summary["feedback"] == {}
+    assert run(env, "purge").exit_code == 2  # no age given, none configured
+
+
+def test_parse_age():
+    assert parse_age("90d").days == 90 and parse_age("2w").days == 14
+    assert parse_age("12h").total_seconds() == 12 * 3600
+    for bad in ("90", "d", "-1d", "0d", "3y"):
+        with pytest.raises(UsageError):
+            parse_age(bad)
+
+
+def test_unreachable_store_exits_3(tmp_path):
+    env = {"EVALKIT_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"}
+    result = run(env, "summary")
+    assert result.exit_code == 3 and "cannot open the store" in result.output
+
+
+def test_demo_runs_end_to_end_and_is_idempotent(env, tmp_path):
+    result = run(env, "demo", "--n", "300", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "stored 300" in result.output and "PII redacted" in result.output
+    summary = json.loads(run(env, "summary", "--json").output)
+    assert summary["responses"] == 300 and len(summary["models"]) >= 3
+    again = run(env, "demo", "--n", "300", "--quiet")
+    assert again.exit_code == 0 and "stored 0, duplicates 300" in again.output
+
+
+@pytest.mark.slow
+def test_console_script_help_is_fast_and_lists_commands(tmp_path):
+    exe = Path(sys.executable).with_name("evalkit")
+    out = subprocess.run(
+        [str(exe), "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "EVALKIT_DATA_DIR": str(tmp_path)},
+    )
+    for command in ("ingest", "demo", "labels", "summary", "purge", "db", "serve"):
+        assert command in out.stdout
+    probe = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import evalkit.cli"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in probe.stderr.splitlines()}
+    heavy = sorted(
+        imported & {"torch", "sentence_transformers", "streamlit", "sklearn", "deepeval"}
+    )
+    assert heavy == [], f"`evalkit --help` imports {heavy}"
