@@ -24,8 +24,10 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/evalkit demo
 
+# pytest exits 5 when it collected no test: that is a failure here, with a message.
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	@$(BIN)/python -m pytest -n 2; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -m "not slow and not postgres"

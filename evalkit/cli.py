@@ -39,8 +39,9 @@ labels_app = typer.Typer(help="Human labels: import labelled datasets.", no_args
 app.add_typer(db_app, name="db")
 app.add_typer(labels_app, name="labels")
 
-console = Console()
-err_console = Console(stderr=True)
+# Piped output (CI logs, files) gets a width that fits the summary table, not 80 columns.
+console = Console(width=None if Console().is_terminal else 120)
+err_console = Console(stderr=True, width=None if Console(stderr=True).is_terminal else 120)
 
 
 class State:

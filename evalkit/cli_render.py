@@ -84,21 +84,18 @@ def render_summary(console: Console, summary: StoreSummary, *, store: str) -> No
     console.print(
         f"\n[bold]Store[/] {store}: {summary.responses:,} responses{span}", highlight=False
     )
-    table = Table(title="Responses by model", title_justify="left")
-    for column in (
-        "model",
-        "responses",
-        "mean latency ms",
-        "p95 latency ms",
-        "cost USD",
-        "mean confidence",
-        "outcomes",
-    ):
-        table.add_column(column, justify="left" if column in ("model", "outcomes") else "right")
+    table = Table(
+        title="Responses by model (outcomes: share of responses that have one)",
+        title_justify="left",
+    )
+    outcome_names = sorted({o for m in summary.models for o in m.outcomes})
+    for column in ("model", "responses", "mean ms", "p95 ms", "cost USD", "confidence"):
+        table.add_column(column, justify="left" if column == "model" else "right", no_wrap=True)
+    for name in outcome_names:
+        table.add_column(name, justify="right", no_wrap=True)
     for m in summary.models:
-        outcomes = ", ".join(
-            f"{k} {v}" for k, v in sorted(m.outcomes.items(), key=lambda kv: -kv[1])
-        )
+        known = sum(m.outcomes.values())
+        shares = [f"{m.outcomes.get(o, 0) / known:.0%}" if known else "–" for o in outcome_names]
         table.add_row(
             m.model_id,
             f"{m.responses:,}",
@@ -106,7 +103,7 @@ def render_summary(console: Console, summary: StoreSummary, *, store: str) -> No
             _fmt(m.p95_latency_ms, ",.0f"),
             _fmt(m.total_cost, ",.2f"),
             _fmt(m.mean_confidence, ".2f"),
-            outcomes or "–",
+            *shares,
         )
     console.print(table)
     if summary.intents:
