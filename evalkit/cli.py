@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, cast
 
 import typer
 from rich.console import Console
@@ -24,6 +25,10 @@ from rich.console import Console
 from evalkit import __version__
 from evalkit.errors import EvalkitError, StoreError, UsageError
 from evalkit.settings import Settings
+
+if TYPE_CHECKING:
+    from evalkit.capture.ingest import Kind
+    from evalkit.store.database import Database
 
 EXIT_REJECTED, EXIT_USAGE, EXIT_STORE = 1, 2, 3
 
@@ -90,12 +95,12 @@ def _root(
         _fail(f"invalid setting: {exc}", EXIT_USAGE)
 
 
-def _fail(message: str, code: int) -> None:
+def _fail(message: str, code: int) -> NoReturn:
     err_console.print(f"[bold red]error:[/] {message}", highlight=False)
     raise typer.Exit(code)
 
 
-def _open_db():  # type: ignore[no-untyped-def]
+def _open_db() -> Database:
     from evalkit.store.database import Database
 
     try:
@@ -104,7 +109,7 @@ def _open_db():  # type: ignore[no-untyped-def]
         _fail(str(exc), EXIT_STORE)
 
 
-def _guard(fn):  # type: ignore[no-untyped-def]
+def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Translate domain errors raised inside a command into messages and exit codes."""
     import functools
 
@@ -159,7 +164,9 @@ def ingest(
 
     if kind not in ("responses", "feedback"):
         raise UsageError(f"--kind must be responses or feedback, got {kind!r}")
-    options = IngestOptions(kind=kind, fmt=fmt, mapping=parse_mapping(mapping or []), strict=strict)  # type: ignore[arg-type]
+    options = IngestOptions(
+        kind=cast("Kind", kind), fmt=fmt, mapping=parse_mapping(mapping or []), strict=strict
+    )
     _run_ingest(
         files,
         options,
@@ -275,11 +282,14 @@ def demo(
     )
     db = _open_db()
     failed = False
-    for kind, path in (("responses", paths["responses"]), ("feedback", paths["feedback"])):
+    steps: tuple[tuple[Kind, Path], ...] = (
+        ("responses", paths["responses"]),
+        ("feedback", paths["feedback"]),
+    )
+    for kind, path in steps:
         with progress_bar(console, disable=quiet) as progress:
-            report = Ingestor(db, state.settings, IngestOptions(kind=kind)).ingest_files(
-                [path], progress=progress
-            )  # type: ignore[arg-type]
+            ingestor = Ingestor(db, state.settings, IngestOptions(kind=kind))
+            report = ingestor.ingest_files([path], progress=progress)
         render_report(console, err_console, report, kind=kind, show_errors=5)
         failed = failed or bool(report.errors)
     render_summary(console, summarize(db), store=state.settings.resolved_database_url)

@@ -59,7 +59,7 @@ def render_report(
     if kind == "labelled":
         parts.append(f"labels stored {report.labels_stored:,}")
         if report.rekeyed:
-            parts.append(f"re-keyed {report.rekeyed:,} (id reused for other content: stored as ID#hash)")
+            parts.append(f"re-keyed {report.rekeyed:,} (id reused for other content: ID#hash)")
     out.print(f"[bold]Ingest {noun}:[/] " + ", ".join(parts), highlight=False)
     if report.redactions:
         shown = ", ".join(f"{k} {v:,}" for k, v in sorted(report.redactions.items()))

@@ -79,7 +79,7 @@ class Reader:
 
     def _open_binary(self) -> IO[bytes]:
         if self.path.suffix.lower() == ".gz":
-            return gzip.open(self.path, "rb")
+            return gzip.open(self.path, "rb")  # type: ignore[return-value]
         return self.path.open("rb")
 
     def _jsonl(self) -> Iterator[RawItem]:

@@ -7,33 +7,27 @@ from sqlalchemy import func, select
 from evalkit.records import FeedbackEvent, LabelRecord, ResponseRecord
 from evalkit.store import mappers
 from evalkit.store.database import Database
-from evalkit.store.tables import FeedbackRow, LabelRow, ResponseRow
+from evalkit.store.tables import FEEDBACK, LABELS, RESPONSES
 
 
 def get_response(db: Database, response_id: str) -> ResponseRecord | None:
     with db.engine.connect() as conn:
-        row = conn.execute(
-            select(ResponseRow.__table__).where(ResponseRow.__table__.c.id == response_id)
-        ).first()
+        row = conn.execute(select(RESPONSES).where(RESPONSES.c.id == response_id)).first()
     return mappers.response_from_row(row) if row is not None else None
 
 
 def count_responses(db: Database) -> int:
     with db.engine.connect() as conn:
-        return conn.execute(select(func.count()).select_from(ResponseRow.__table__)).scalar_one()
+        return conn.execute(select(func.count()).select_from(RESPONSES)).scalar_one()
 
 
 def response_ids(db: Database) -> list[str]:
     with db.engine.connect() as conn:
-        return list(
-            conn.execute(
-                select(ResponseRow.__table__.c.id).order_by(ResponseRow.__table__.c.id)
-            ).scalars()
-        )
+        return list(conn.execute(select(RESPONSES.c.id).order_by(RESPONSES.c.id)).scalars())
 
 
 def feedback_for(db: Database, response_id: str) -> list[FeedbackEvent]:
-    t = FeedbackRow.__table__
+    t = FEEDBACK
     with db.engine.connect() as conn:
         rows = conn.execute(
             select(t).where(t.c.response_id == response_id).order_by(t.c.created_at, t.c.id)
@@ -43,7 +37,7 @@ def feedback_for(db: Database, response_id: str) -> list[FeedbackEvent]:
 
 def labels_for(db: Database, response_id: str, *, history: bool = False) -> list[LabelRecord]:
     """Current labels of a response (every version with ``history``), oldest first."""
-    t = LabelRow.__table__
+    t = LABELS
     stmt = select(t).where(t.c.response_id == response_id)
     if not history:
         stmt = stmt.where(t.c.current.is_(True))
@@ -52,7 +46,7 @@ def labels_for(db: Database, response_id: str, *, history: bool = False) -> list
 
 
 def count_labels(db: Database, *, annotator: str | None = None) -> int:
-    t = LabelRow.__table__
+    t = LABELS
     stmt = select(func.count()).select_from(t).where(t.c.current.is_(True))
     if annotator is not None:
         stmt = stmt.where(t.c.annotator == annotator)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, insert, select
 
 from evalkit.records import IngestReport
 from evalkit.store.database import Database
 from evalkit.store.mappers import aware
-from evalkit.store.tables import FeedbackRow, IngestRunRow, LabelRow, ResponseRow
+from evalkit.store.tables import FEEDBACK, INGEST_RUNS, LABELS, RESPONSES
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ def record_ingest_run(
 ) -> None:
     with db.engine.begin() as conn:
         conn.execute(
-            insert(IngestRunRow.__table__).values(
+            insert(INGEST_RUNS).values(
                 source=source[:1024],
                 kind=kind,
                 started_at=started_at,
@@ -63,7 +64,7 @@ def record_ingest_run(
 
 def summarize(db: Database) -> StoreSummary:
     """Counts and per-model figures for the CLI summary (and, later, the dashboards)."""
-    r = ResponseRow.__table__.c
+    r = RESPONSES.c
     with db.engine.connect() as conn:
         total, first, last = conn.execute(
             select(func.count(), func.min(r.created_at), func.max(r.created_at))
@@ -106,19 +107,21 @@ def summarize(db: Database) -> StoreSummary:
                     outcomes={o: c for m, o, c in outcome_rows if m == model_id},
                 )
             )
-        intents = dict(
+        intents: dict[str, int] = dict(
             conn.execute(
                 select(func.coalesce(r.intent, "(none)"), func.count()).group_by(r.intent)
             ).all()
         )
-        tenants = dict(
+        tenants: dict[str, int] = dict(
             conn.execute(
                 select(func.coalesce(r.tenant, "(none)"), func.count()).group_by(r.tenant)
             ).all()
         )
-        f = FeedbackRow.__table__.c
-        feedback = dict(conn.execute(select(f.kind, func.count()).group_by(f.kind)).all())
-        lab = LabelRow.__table__.c
+        f = FEEDBACK.c
+        feedback: dict[str, int] = dict(
+            conn.execute(select(f.kind, func.count()).group_by(f.kind)).all()
+        )
+        lab = LABELS.c
         labels: dict[str, dict[str, int]] = {}
         for head, value, n in conn.execute(
             select(lab.head, lab.value, func.count())
@@ -138,7 +141,7 @@ def summarize(db: Database) -> StoreSummary:
     )
 
 
-def _eq_or_null(column, value):  # type: ignore[no-untyped-def]
+def _eq_or_null(column: Any, value: Any) -> Any:
     return column.is_(None) if value is None else column == value
 
 

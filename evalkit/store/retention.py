@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 
 from evalkit.store.database import Database
-from evalkit.store.tables import FeedbackRow, LabelRow, ResponseRow, ReviewItemRow
+from evalkit.store.tables import FEEDBACK, LABELS, RESPONSES, REVIEW_ITEMS
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ def purge_before(
     was ingested. ``keep_labelled`` spares responses with at least one label: they are training
     and evaluation data, often kept under a different policy.
     """
-    r, f, lab, q = (t.__table__.c for t in (ResponseRow, FeedbackRow, LabelRow, ReviewItemRow))
+    r, f, lab, q = (t.c for t in (RESPONSES, FEEDBACK, LABELS, REVIEW_ITEMS))
     doomed = select(r.id).where(r.created_at < cutoff)
     if keep_labelled:
         doomed = doomed.where(~r.id.in_(select(lab.response_id)))
@@ -46,10 +46,10 @@ def purge_before(
         if not dry_run:
             # Explicit child deletes, so the purge does not depend on FK cascades being enabled.
             for table, col in (
-                (FeedbackRow, f.response_id),
-                (LabelRow, lab.response_id),
-                (ReviewItemRow, q.response_id),
+                (FEEDBACK, f.response_id),
+                (LABELS, lab.response_id),
+                (REVIEW_ITEMS, q.response_id),
             ):
-                conn.execute(delete(table.__table__).where(col.in_(doomed)))
-            conn.execute(delete(ResponseRow.__table__).where(r.id.in_(doomed)))
+                conn.execute(delete(table).where(col.in_(doomed)))
+            conn.execute(delete(RESPONSES).where(r.id.in_(doomed)))
     return PurgeResult(dry_run=dry_run, **counts)

@@ -8,7 +8,7 @@ naive values in SQLite; ``store.mappers`` makes them aware again on the way out.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from sqlalchemy import (
     JSON,
@@ -20,6 +20,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -206,3 +207,19 @@ class IngestRunRow(Base):
     duplicates: Mapped[int] = mapped_column(Integer)
     rejected: Mapped[int] = mapped_column(Integer)
     redactions: Mapped[Any] = mapped_column(JSON)
+
+
+def _table(model: type[Base]) -> Table:
+    return cast(Table, model.__table__)
+
+
+# Core handles on the tables, for the bulk statements the repository functions use.
+RESPONSES = _table(ResponseRow)
+FEEDBACK = _table(FeedbackRow)
+LABELS = _table(LabelRow)
+REVIEWERS = _table(ReviewerRow)
+REVIEW_ITEMS = _table(ReviewItemRow)
+CLASSIFIER_VERSIONS = _table(ClassifierVersionRow)
+GUARD_VERDICTS = _table(GuardVerdictRow)
+GATE_RUNS = _table(GateRunRow)
+INGEST_RUNS = _table(IngestRunRow)

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Table, insert, select, update
 
 from evalkit.records import FeedbackEvent, LabelRecord, ResponseRecord
 from evalkit.store import mappers
-from evalkit.store.tables import FeedbackRow, LabelRow, ResponseRow
+from evalkit.store.tables import FEEDBACK, LABELS, RESPONSES
 
 #: Ids per IN (...) lookup; well under SQLite's and PostgreSQL's parameter limits.
 LOOKUP_CHUNK = 5000
@@ -50,7 +50,7 @@ class Writer:
         so re-importing the file still adds nothing.
         """
         result = WriteResult()
-        table: Table = ResponseRow.__table__  # type: ignore[assignment]
+        table = RESPONSES
         fresh = self._split_known(
             table, {r.id: (r.content_hash, r) for r in _first_of_each(records, result)}, result
         )
@@ -60,17 +60,22 @@ class Writer:
         return result
 
     def _rekey(self, records: Sequence[ResponseRecord], result: WriteResult) -> None:
-        table = ResponseRow.__table__
+        table = RESPONSES
         taken = set(result.conflicts)
         stmt = select(table.c.id, table.c.content_hash).where(table.c.id.in_(sorted(taken)))
         stored_hash = {row.id: row.content_hash for row in self._conn.execute(stmt)}
         moved: dict[tuple[str, str], ResponseRecord] = {}
         for r in records:
             if r.id in taken and r.content_hash != stored_hash.get(r.id):
-                moved.setdefault((r.id, r.content_hash), r.model_copy(update={
-                    "id": f"{r.id}#{r.content_hash[:8]}",
-                    "metadata": {**r.metadata, "source_id": r.id},
-                }))
+                moved.setdefault(
+                    (r.id, r.content_hash),
+                    r.model_copy(
+                        update={
+                            "id": f"{r.id}#{r.content_hash[:8]}",
+                            "metadata": {**r.metadata, "source_id": r.id},
+                        }
+                    ),
+                )
         second = self.add_responses(list(moved.values()))
         result.conflicts = second.conflicts
         result.stored.extend(second.stored)
@@ -84,7 +89,7 @@ class Writer:
         for event, digest in zip(events, hashes, strict=True):
             _classify_repeat(by_id, event.id, digest, event, result)
         existing_responses = self._existing_ids(
-            ResponseRow.__table__,  # type: ignore[arg-type]
+            RESPONSES,
             {e.response_id for _, e in by_id.values()},
         )
         known: dict[str, tuple[str, FeedbackEvent]] = {}
@@ -93,9 +98,9 @@ class Writer:
                 known[fid] = (digest, event)
             else:
                 result.unknown.append(fid)
-        fresh = self._split_known(FeedbackRow.__table__, known, result)  # type: ignore[arg-type]
+        fresh = self._split_known(FEEDBACK, known, result)
         rows = [mappers.feedback_to_row(e, known[e.id][0]) for e in fresh]
-        self._insert_new(FeedbackRow.__table__, rows, result)  # type: ignore[arg-type]
+        self._insert_new(FEEDBACK, rows, result)
         return result
 
     def add_labels(self, labels: Sequence[LabelRecord]) -> WriteResult:
@@ -104,9 +109,9 @@ class Writer:
         Ids in the result are ``response_id/head/annotator`` keys.
         """
         result = WriteResult()
-        table = LabelRow.__table__
+        table = LABELS
         present = self._existing_ids(
-            ResponseRow.__table__,  # type: ignore[arg-type]
+            RESPONSES,
             {label.response_id for label in labels},
         )
         current: dict[tuple[str, str, str], tuple[int, Any, int | None]] = {}
@@ -139,14 +144,14 @@ class Writer:
             if previous is not None and previous[1] == text and previous[2] == label.severity:
                 result.duplicates.append(name)
                 continue
-            row = mappers.label_to_row(label)
-            row["current"] = True
+            values = mappers.label_to_row(label)
+            values["current"] = True
             if previous is not None:
                 self._conn.execute(
                     update(table).where(table.c.id == previous[0]).values(current=False)
                 )
-                row["supersedes_id"] = previous[0]
-            new_id = self._conn.execute(insert(table).returning(table.c.id), row).scalar_one()
+                values["supersedes_id"] = previous[0]
+            new_id = self._conn.execute(insert(table).returning(table.c.id), values).scalar_one()
             current[key] = (new_id, text, label.severity)
             result.stored.append(name)
         return result

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, create_engine, text
 
 from evalkit.store.tables import Base
 
@@ -11,7 +11,7 @@ config = context.config
 target_metadata = Base.metadata
 
 
-def _run(connection) -> None:  # type: ignore[no-untyped-def]
+def _run(connection: Connection) -> None:
     if connection.dialect.name == "postgresql":
         # Two processes opening a fresh database at once must not both create the tables.
         connection.execute(text("SELECT pg_advisory_xact_lock(7423001)"))
