@@ -8,7 +8,6 @@ their back.
 
 from __future__ import annotations
 
-from functools import cached_property
 from pathlib import Path
 from typing import Annotated
 
@@ -82,7 +81,7 @@ class Settings(BaseSettings):
             return tuple(value)
         return value
 
-    @cached_property
+    @property
     def resolved_database_url(self) -> str:
         """The store URL, defaulting to the SQLite file under ``data_dir``."""
         if self.database_url:

@@ -16,7 +16,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
@@ -151,7 +151,7 @@ def parse_response(
         raise _problem(exc) from None
     fields = parsed.model_dump(exclude_unset=False)
     extra = dict(parsed.model_extra or {})
-    metadata = {**extra, **(fields.pop("metadata") or {})}
+    metadata = _jsonable({**extra, **(fields.pop("metadata") or {})})
     fields.pop("id")
     created = fields.pop("created_at")
     hashed = {k: v for k, v in fields.items() if v is not None}
@@ -192,7 +192,7 @@ def parse_feedback(
         value = value.lower()
     elif not value:
         raise FieldProblem("value", f"a {parsed.kind.value} needs text")
-    metadata = {**(parsed.model_extra or {}), **(parsed.metadata or {})}
+    metadata = _jsonable({**(parsed.model_extra or {}), **(parsed.metadata or {})})
     hashed: dict[str, Any] = {
         "response_id": parsed.response_id,
         "kind": parsed.kind.value,
@@ -265,35 +265,68 @@ def _drop_empty(raw: Mapping[str, Any]) -> dict[str, Any]:
 def _check_text(
     data: Mapping[str, Any], limits: Limits, fields: tuple[str, ...] = TEXT_FIELDS
 ) -> None:
+    """Bounds, encoding and storability of every value, before type validation.
+
+    Both stores must accept whatever passes here: PostgreSQL refuses NUL characters in text and
+    NaN in JSON, and no store can hold a Python object that is not JSON.
+    """
     for name, value in data.items():
-        if isinstance(value, str):
-            if name in fields and len(value) > limits.max_field_chars:
-                raise FieldProblem(
-                    name,
-                    f"{len(value):,} characters, over the limit of {limits.max_field_chars:,} "
-                    "(EVALKIT_MAX_FIELD_CHARS)",
-                )
-            _check_utf8(name, value)
-        elif isinstance(value, Mapping | list):
-            _check_nested_utf8(name, value)
+        if isinstance(value, str) and name in fields and len(value) > limits.max_field_chars:
+            raise FieldProblem(
+                name,
+                f"{len(value):,} characters, over the limit of {limits.max_field_chars:,} "
+                "(EVALKIT_MAX_FIELD_CHARS)",
+            )
+        _check_storable(name, value)
 
 
-def _check_utf8(name: str, value: str) -> None:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise FieldProblem(name, f"invalid UTF-8 at character {exc.start}") from None
+_SCALARS = (bool, int, type(None))
 
 
-def _check_nested_utf8(name: str, value: Any) -> None:
+def _check_storable(name: str, value: Any) -> None:
     if isinstance(value, str):
-        _check_utf8(name, value)
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise FieldProblem(name, f"invalid UTF-8 at character {exc.start}") from None
+        if "\x00" in value:
+            raise FieldProblem(name, f"NUL character at position {value.index(chr(0))}")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise FieldProblem(name, f"{value} is not a storable number")
     elif isinstance(value, Mapping):
         for key, inner in value.items():
-            _check_nested_utf8(f"{name}.{key}", inner)
+            if not isinstance(key, str):
+                raise FieldProblem(name, f"object keys must be text, got {type(key).__name__}")
+            _check_storable(f"{name}.{key}", inner)
     elif isinstance(value, list):
         for i, inner in enumerate(value):
-            _check_nested_utf8(f"{name}[{i}]", inner)
+            _check_storable(f"{name}[{i}]", inner)
+    elif not isinstance(value, (*_SCALARS, date)):  # dates become ISO text in metadata
+        raise FieldProblem(name, f"a {type(value).__name__} is not JSON data")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+#: Fields whose rejected input is echoed in messages; text fields are not, as they may hold PII.
+_ECHOED = {
+    "latency_ms",
+    "input_tokens",
+    "output_tokens",
+    "cost",
+    "confidence",
+    "created_at",
+    "kind",
+    "outcome",
+}
 
 
 def _problem(exc: ValidationError) -> FieldProblem:
@@ -302,7 +335,7 @@ def _problem(exc: ValidationError) -> FieldProblem:
     msg = err["msg"]
     if err["type"] == "missing":
         msg = "required field is missing"
-    elif "input" in err and err["type"] not in ("missing",):
+    elif "input" in err and loc in _ECHOED:
         shown = repr(err["input"])
         msg = f"{msg} (got {shown[:60] + '…' if len(shown) > 60 else shown})"
     extra = len(exc.errors()) - 1

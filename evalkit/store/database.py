@@ -86,18 +86,26 @@ class Database:
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> Database:
-        engine = make_engine(url)
+        """Connect, migrate if needed; any failure is a ``StoreError`` saying what to fix."""
+        try:
+            engine = make_engine(url)
+        except Exception as exc:  # unusable SQLite path, malformed URL, unknown driver
+            raise StoreError(f"cannot open the store at {url!r}: {exc}") from exc
         try:
             current = current_revision(engine)
-        except Exception as exc:  # connection refused, bad credentials, unknown database
+            if current != head_revision():
+                if not migrate:
+                    raise StoreError(
+                        f"the store is at revision {current}, evalkit needs {head_revision()}: "
+                        "run `evalkit db upgrade`"
+                    )
+                upgrade(engine)
+        except StoreError:
+            engine.dispose()
+            raise
+        except Exception as exc:  # connection refused, bad credentials, failed migration
+            engine.dispose()
             raise StoreError(f"cannot open the store at {engine.url!r}: {exc}") from exc
-        if current != head_revision():
-            if not migrate:
-                raise StoreError(
-                    f"the store is at revision {current}, evalkit needs {head_revision()}: "
-                    "run `evalkit db upgrade`"
-                )
-            upgrade(engine)
         return cls(engine)
 
     @property

@@ -96,7 +96,7 @@ def test_repeated_id_inside_one_file(db, settings, tmp_path):
         ('{"id": "x", "response": 42}', "response", "valid string"),
         ('{"id": "x", "response": "r", "created_at": "yesterday"}', "created_at", "datetime"),
         ('{"id": "x", "response": "r", "metadata": [1]}', "metadata", "dictionary"),
-        ("{\"id\": \"" + "i" * 129 + "\", \"response\": \"r\"}", "id", "at most 128 characters"),
+        ('{"id": "' + "i" * 129 + '", "response": "r"}', "id", "at most 128 characters"),
     ],
 )
 def test_invalid_records_name_line_and_field_and_the_rest_is_stored(
@@ -123,6 +123,47 @@ def test_unparseable_lines_are_reported(db, settings, tmp_path, line, fragment):
     report = ingest(db, settings, write_jsonl(tmp_path / "bad.jsonl", [record(1), line]))
     assert report.stored == 1
     assert report.errors[0].location == "line 2" and fragment in report.errors[0].message
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "fragment"),
+    [
+        ('{"id": "x", "response": "nul\\u0000byte"}', "response", "NUL character"),
+        ('{"id": "x", "response": "r", "score": NaN}', "score", "not a storable number"),
+        (
+            '{"id": "x", "response": "r", "metadata": {"a": [Infinity]}}',
+            "metadata.a[0]",
+            "storable",
+        ),
+        ('{"id": "x", "response": "r", "metadata": {"a": "\\u0000"}}', "metadata.a", "NUL"),
+    ],
+)
+def test_values_no_store_can_hold_are_rejected(db, settings, tmp_path, line, field, fragment):
+    report = ingest(db, settings, write_jsonl(tmp_path / "a.jsonl", [record(1), line]))
+    assert report.stored == 1
+    assert (report.errors[0].field, report.errors[0].location) == (field, "line 2")
+    assert fragment in report.errors[0].message
+
+
+def test_in_process_records_with_dates_and_objects(db, settings):
+    from datetime import date, datetime
+
+    ingestor = Ingestor(db, settings)
+    report = ingestor.ingest_records(
+        [
+            record(1, metadata={"day": date(2026, 1, 2), "at": datetime(2026, 1, 2, 3, 4)}),
+            record(2, metadata={"obj": object()}),
+        ]
+    )
+    assert report.stored == 1 and report.errors[0].field == "metadata.obj"
+    assert get_response(db, "r-1").metadata == {"day": "2026-01-02", "at": "2026-01-02T03:04:00"}
+    assert report.ids == ["r-1"]
+
+
+def test_text_fields_are_not_echoed_in_errors(db, settings, tmp_path):
+    line = '{"id": "x", "response": ["jane@example.com"]}'
+    report = ingest(db, settings, write_jsonl(tmp_path / "a.jsonl", [line]))
+    assert "jane" not in report.errors[0].message
 
 
 def test_invalid_utf8_names_the_field(db, settings, tmp_path):

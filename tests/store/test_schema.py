@@ -24,3 +24,16 @@ def test_open_migrates_once_and_reopening_is_a_no_op(store_url):
     assert current_revision(again.engine) == head_revision()
     first.dispose()
     again.dispose()
+
+
+def test_unusable_store_is_a_store_error(tmp_path):
+    import pytest
+
+    from evalkit.errors import StoreError
+
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(StoreError, match="cannot open the store"):
+        Database.open(f"sqlite:///{blocker}/sub/evalkit.db")
+    with pytest.raises(StoreError, match="cannot open the store"):
+        Database.open("nosuchdriver://x/y")
