@@ -416,7 +416,6 @@ def serve(
         raise UsageError(
             "set EVALKIT_API_TOKEN (clients send it as a bearer token) or pass --no-auth"
         )
-    _open_db()  # migrate and fail fast before binding the port
     uvicorn.run(create_app(state.settings, require_auth=not no_auth), host=host, port=port)
 
 

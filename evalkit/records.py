@@ -125,6 +125,7 @@ class RecordError:
     field: str | None  # the field at fault, None when the whole record is unreadable
     message: str
     record_id: str | None = None
+    index: int | None = None  # 0-based position in an in-memory batch (HTTP, SDK)
 
     def __str__(self) -> str:
         where = f"{self.source}:{self.location}"
@@ -149,9 +150,9 @@ class IngestReport:
     redactions: dict[str, int] = field(default_factory=dict)
     errors: list[RecordError] = field(default_factory=list)
     rolled_back: bool = False
-    #: In-memory ingests only (HTTP, SDK): ids of the records now in the store — stored or
-    #: already there — in input order.
-    ids: list[str] = field(default_factory=list)
+    #: In-memory ingests only (HTTP, SDK): one entry per input record, in order — the id it is
+    #: stored under (new or already there), or None if it was rejected or rolled back.
+    ids: list[str | None] = field(default_factory=list)
 
     @property
     def rejected(self) -> int:

@@ -73,6 +73,13 @@ class _StrictRollback(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class _Where:
+    source: str
+    location: str
+    index: int | None
+
+
 @dataclass
 class _Pending:
     """Parsed records waiting for the next batch write, with where each came from."""
@@ -82,7 +89,13 @@ class _Pending:
     feedback_hashes: list[str] = field(default_factory=list)
     #: labels with the content hash of the record they belong to (ids may repeat in datasets)
     labels: list[tuple[str, LabelRecord]] = field(default_factory=list)
-    where: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (source, location)
+    #: (id, content hash) -> where each record with that key came from, in input order
+    where: dict[tuple[str, str], list[_Where]] = field(default_factory=dict)
+
+    def blame(self, key: tuple[str, str]) -> _Where:
+        """Where the next not-yet-blamed record with this key came from."""
+        places = self.where.get(key)
+        return places.pop(0) if places else _Where("?", "?", None)
 
     def __len__(self) -> int:
         return len(self.responses) + len(self.feedback)
@@ -128,15 +141,15 @@ class Ingestor:
             (
                 source,
                 RawItem(
-                    f"record {i}",
+                    f"record {i + 1}",
                     dict(raw) if isinstance(raw, Mapping) else None,
                     None if isinstance(raw, Mapping) else "expected an object",
+                    index=i,
                 ),
             )
-            for i, raw in enumerate(raws, start=1)
+            for i, raw in enumerate(raws)
         )
-        report = self._run(items, source, audit=audit, collect_ids=True)
-        return report
+        return self._run(items, source, audit=audit, collect_ids=True)
 
     # -- pipeline ----------------------------------------------------------------------------
 
@@ -189,7 +202,8 @@ class Ingestor:
     ) -> IngestReport:
         started = self.clock()
         report = IngestReport()
-        parsed_ids: list[str] = []
+        keys: list[tuple[str, str] | None] = []  # per input record: (id, hash), None if invalid
+        turned_away: list[tuple[str, str]] = []  # conflicts and unknown references
         received_at = started
         try:
             if self.options.strict:
@@ -198,8 +212,8 @@ class Ingestor:
                         items,
                         report,
                         received_at,
-                        parsed_ids,
-                        lambda pending: self._flush(writer, pending, report),
+                        keys,
+                        lambda pending: self._flush(writer, pending, report, turned_away),
                     )
                     if report.errors:
                         raise _StrictRollback
@@ -207,16 +221,19 @@ class Ingestor:
 
                 def flush(pending: _Pending) -> None:
                     with self.db.writer() as w:
-                        self._flush(w, pending, report)
+                        self._flush(w, pending, report, turned_away)
 
-                self._consume(items, report, received_at, parsed_ids, flush)
+                self._consume(items, report, received_at, keys, flush)
         except _StrictRollback:
             report.rolled_back = True
             report.stored = 0
             report.labels_stored = 0
-        if collect_ids and not report.rolled_back:
-            turned_away = {e.record_id for e in report.errors if e.field in ("id", "response_id")}
-            report.ids = [rid for rid in parsed_ids if rid not in turned_away]
+        if collect_ids:
+            rejected = set(turned_away)
+            report.ids = [
+                None if key is None or key in rejected or report.rolled_back else key[0]
+                for key in keys
+            ]
         if audit:
             record_ingest_run(
                 self.db,
@@ -233,7 +250,7 @@ class Ingestor:
         items: Iterable[tuple[str, RawItem | FileProblem]],
         report: IngestReport,
         received_at: datetime,
-        parsed_ids: list[str],
+        keys: list[tuple[str, str] | None],
         flush: Callable[[_Pending], None],
     ) -> None:
         pending = _Pending()
@@ -249,8 +266,11 @@ class Ingestor:
             if item.data is None:
                 report.invalid += 1
                 report.errors.append(
-                    RecordError(source, item.location, None, item.error or "unreadable")
+                    RecordError(
+                        source, item.location, None, item.error or "unreadable", index=item.index
+                    )
                 )
+                keys.append(None)
                 continue
             try:
                 self._parse_into(pending, item.data, received_at, report)
@@ -259,17 +279,22 @@ class Ingestor:
                 rid = item.data.get("id") if isinstance(item.data.get("id"), str) else None
                 report.errors.append(
                     RecordError(
-                        source, item.location, self._field_name(problem.field), problem.message, rid
+                        source,
+                        item.location,
+                        self._field_name(problem.field),
+                        problem.message,
+                        rid,
+                        index=item.index,
                     )
                 )
+                keys.append(None)
                 continue
-            last_id = (
-                pending.responses[-1].id
-                if self.options.kind != "feedback"
-                else pending.feedback[-1].id
-            )
-            pending.where[last_id] = (source, item.location)  # a repeat blames the later line
-            parsed_ids.append(last_id)
+            if self.options.kind == "feedback":
+                key = (pending.feedback[-1].id, pending.feedback_hashes[-1])
+            else:
+                key = (pending.responses[-1].id, pending.responses[-1].content_hash)
+            pending.where.setdefault(key, []).append(_Where(source, item.location, item.index))
+            keys.append(key)
             if len(pending) >= batch_size:
                 flush(pending)
                 pending = _Pending()
@@ -328,18 +353,24 @@ class Ingestor:
                 update["metadata"] = metadata
         return record.model_copy(update=update) if update else record
 
-    def _flush(self, writer: Writer, pending: _Pending, report: IngestReport) -> None:
+    def _flush(
+        self,
+        writer: Writer,
+        pending: _Pending,
+        report: IngestReport,
+        turned_away: list[tuple[str, str]],
+    ) -> None:
         if self.options.kind == "feedback":
             result = writer.add_feedback(pending.feedback, pending.feedback_hashes)
-            self._account(result, pending, report, "feedback event")
+            self._account(result, pending, report, "feedback event", turned_away)
             return
         labelled = self.options.kind == "labelled"
         # Third-party datasets reuse ids for different records: keep both (see add_responses).
         result = writer.add_responses(pending.responses, rekey_conflicts=labelled)
-        self._account(result, pending, report, "response")
+        self._account(result, pending, report, "response", turned_away)
         report.rekeyed += len(result.rekeyed)
         if labelled:
-            unsettled = set(result.conflicts)
+            unsettled = {rid for rid, _ in result.conflicts}
             labels = []
             for digest, label in pending.labels:
                 moved = result.rekeyed.get((label.response_id, digest))
@@ -350,37 +381,40 @@ class Ingestor:
             report.labels_stored += len(writer.add_labels(labels).stored)
 
     def _account(
-        self, result: WriteResult, pending: _Pending, report: IngestReport, noun: str
+        self,
+        result: WriteResult,
+        pending: _Pending,
+        report: IngestReport,
+        noun: str,
+        turned_away: list[tuple[str, str]],
     ) -> None:
         report.stored += len(result.stored)
         report.duplicates += len(result.duplicates)
-        for rid in result.conflicts:
+        message = (
+            f"conflict: a {noun} with this id is already stored with different content "
+            "(not overwritten)"
+        )
+        for key in result.conflicts:
             report.conflicts += 1
-            src, loc = pending.where.get(rid, ("?", "?"))
+            where = pending.blame(key)
             report.errors.append(
-                RecordError(
-                    src,
-                    loc,
-                    "id",
-                    f"conflict: a {noun} with this id is already stored with different content "
-                    "(not overwritten)",
-                    rid,
-                )
+                RecordError(where.source, where.location, "id", message, key[0], index=where.index)
             )
         targets = {e.id: e.response_id for e in pending.feedback} if result.unknown else {}
-        for rid in result.unknown:
+        for key in result.unknown:
             report.unknown_response += 1
-            src, loc = pending.where.get(rid, ("?", "?"))
-            target = targets.get(rid, rid)
+            where = pending.blame(key)
             report.errors.append(
                 RecordError(
-                    src,
-                    loc,
+                    where.source,
+                    where.location,
                     "response_id",
-                    f"no stored response has id {target!r}",
-                    rid,
+                    f"no stored response has id {targets.get(key[0], key[0])!r}",
+                    key[0],
+                    index=where.index,
                 )
             )
+        turned_away.extend(result.conflicts + result.unknown)
 
 
 def apply_mapping(raw: Mapping[str, Any], mapping: Mapping[str, str]) -> dict[str, Any]:

@@ -39,6 +39,7 @@ class RawItem:
     data: dict[str, Any] | None  # None when the record could not be parsed
     error: str | None = None
     progress: int = 0  # bytes or rows consumed so far, for progress bars
+    index: int | None = None  # 0-based position, for in-memory batches
 
 
 def detect_format(path: Path, explicit: str | None = None) -> str:

@@ -88,14 +88,6 @@ BACKOFF_CAP = 30.0
 #: At most one warning per kind of trouble in this many seconds.
 WARN_EVERY = 10.0
 
-# Failures of the store rather than of a record: keep the batch and retry it later. Matched by
-# class name because only ``evalkit.store`` may import SQLAlchemy; SQLAlchemy's wrappers and the
-# drivers' DB-API exceptions share these names. OperationalError: server down, connection refused
-# or lost, SQLite locked; InternalError: e.g. a read-only transaction during a failover;
-# TimeoutError: the connection pool is exhausted.
-_TRANSIENT_NAMES = frozenset(
-    {"OperationalError", "InterfaceError", "InternalError", "DisconnectionError", "TimeoutError"}
-)
 _KNOWN_FIELDS: dict[Kind, frozenset[str]] = {
     "responses": frozenset(ResponseInput.model_fields) - {"metadata"},
     "feedback": frozenset(FeedbackInput.model_fields) - {"metadata"},
@@ -517,9 +509,12 @@ class _Throttle:
 
 
 def _is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, StoreError | OSError) or getattr(exc, "connection_invalidated", False):
-        return True
-    return any(cls.__name__ in _TRANSIENT_NAMES for cls in type(exc).__mro__)
+    """A failure of the store rather than of a record: keep the batch and retry it later.
+
+    ``evalkit.store`` raises ``StoreError`` for every connection-level failure (server down,
+    connection lost, SQLite locked, failover, pool exhausted); OSError covers the SQLite file.
+    """
+    return isinstance(exc, StoreError | OSError)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -15,8 +15,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InterfaceError, InternalError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from evalkit.errors import StoreError
 
@@ -117,8 +119,35 @@ class Database:
         """A unit of work: everything added commits together, or nothing does."""
         from evalkit.store.writer import Writer
 
-        with self.engine.begin() as conn:
+        with self.transaction() as conn:
             yield Writer(conn)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A connection in a transaction that commits on success and rolls back on error."""
+        with self._unreachable_is_store_error(), self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def reader(self) -> Iterator[Connection]:
+        """A connection for the read functions of this package."""
+        with self._unreachable_is_store_error(), self.engine.connect() as conn:
+            yield conn
+
+    def ping(self) -> None:
+        """Raise ``StoreError`` unless the store answers a trivial query."""
+        with self.reader() as conn:
+            conn.execute(text("SELECT 1"))
+
+    @contextmanager
+    def _unreachable_is_store_error(self) -> Iterator[None]:
+        # Lost connections, refused logins, locked SQLite files, a read-only failover, an
+        # exhausted pool: the store, not the data, is at fault, so callers (the SDK's retry
+        # loop, HTTP 503) can tell them from a bad record.
+        try:
+            yield
+        except (OperationalError, InterfaceError, InternalError, PoolTimeout) as exc:
+            raise StoreError(f"the store at {self.engine.url!r} failed: {exc.orig or exc}") from exc
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -11,24 +11,24 @@ from evalkit.store.tables import FEEDBACK, LABELS, RESPONSES
 
 
 def get_response(db: Database, response_id: str) -> ResponseRecord | None:
-    with db.engine.connect() as conn:
+    with db.reader() as conn:
         row = conn.execute(select(RESPONSES).where(RESPONSES.c.id == response_id)).first()
     return mappers.response_from_row(row) if row is not None else None
 
 
 def count_responses(db: Database) -> int:
-    with db.engine.connect() as conn:
+    with db.reader() as conn:
         return conn.execute(select(func.count()).select_from(RESPONSES)).scalar_one()
 
 
 def response_ids(db: Database) -> list[str]:
-    with db.engine.connect() as conn:
+    with db.reader() as conn:
         return list(conn.execute(select(RESPONSES.c.id).order_by(RESPONSES.c.id)).scalars())
 
 
 def feedback_for(db: Database, response_id: str) -> list[FeedbackEvent]:
     t = FEEDBACK
-    with db.engine.connect() as conn:
+    with db.reader() as conn:
         rows = conn.execute(
             select(t).where(t.c.response_id == response_id).order_by(t.c.created_at, t.c.id)
         )
@@ -41,7 +41,7 @@ def labels_for(db: Database, response_id: str, *, history: bool = False) -> list
     stmt = select(t).where(t.c.response_id == response_id)
     if not history:
         stmt = stmt.where(t.c.current.is_(True))
-    with db.engine.connect() as conn:
+    with db.reader() as conn:
         return [mappers.label_from_row(row) for row in conn.execute(stmt.order_by(t.c.id))]
 
 
@@ -50,5 +50,5 @@ def count_labels(db: Database, *, annotator: str | None = None) -> int:
     stmt = select(func.count()).select_from(t).where(t.c.current.is_(True))
     if annotator is not None:
         stmt = stmt.where(t.c.annotator == annotator)
-    with db.engine.connect() as conn:
+    with db.reader() as conn:
         return conn.execute(stmt).scalar_one()

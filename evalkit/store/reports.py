@@ -46,7 +46,7 @@ def record_ingest_run(
     finished_at: datetime,
     report: IngestReport,
 ) -> None:
-    with db.engine.begin() as conn:
+    with db.transaction() as conn:
         conn.execute(
             insert(INGEST_RUNS).values(
                 source=source[:1024],
@@ -65,7 +65,7 @@ def record_ingest_run(
 def summarize(db: Database) -> StoreSummary:
     """Counts and per-model figures for the CLI summary (and, later, the dashboards)."""
     r = RESPONSES.c
-    with db.engine.connect() as conn:
+    with db.reader() as conn:
         total, first, last = conn.execute(
             select(func.count(), func.min(r.created_at), func.max(r.created_at))
         ).one()

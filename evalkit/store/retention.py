@@ -33,7 +33,7 @@ def purge_before(
     doomed = select(r.id).where(r.created_at < cutoff)
     if keep_labelled:
         doomed = doomed.where(~r.id.in_(select(lab.response_id)))
-    with db.engine.begin() as conn:
+    with db.transaction() as conn:
         counts = {
             name: conn.execute(select(func.count()).where(col.in_(doomed))).scalar_one()
             for name, col in (

@@ -27,8 +27,10 @@ LOOKUP_CHUNK = 5000
 class WriteResult:
     stored: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
-    conflicts: list[str] = field(default_factory=list)
-    unknown: list[str] = field(default_factory=list)  # referenced response does not exist
+    #: (id, content hash) of each record turned away because its id holds other content
+    conflicts: list[tuple[str, str]] = field(default_factory=list)
+    #: (id, content hash) of each feedback event whose response does not exist
+    unknown: list[tuple[str, str]] = field(default_factory=list)
     #: (original id, content hash) -> id stored under, for ``rekey_conflicts``
     rekeyed: dict[tuple[str, str], str] = field(default_factory=dict)
 
@@ -61,7 +63,7 @@ class Writer:
 
     def _rekey(self, records: Sequence[ResponseRecord], result: WriteResult) -> None:
         table = RESPONSES
-        taken = set(result.conflicts)
+        taken = {rid for rid, _ in result.conflicts}
         stmt = select(table.c.id, table.c.content_hash).where(table.c.id.in_(sorted(taken)))
         stored_hash = {row.id: row.content_hash for row in self._conn.execute(stmt)}
         moved: dict[tuple[str, str], ResponseRecord] = {}
@@ -97,7 +99,7 @@ class Writer:
             if event.response_id in existing_responses:
                 known[fid] = (digest, event)
             else:
-                result.unknown.append(fid)
+                result.unknown.append((fid, digest))
         fresh = self._split_known(FEEDBACK, known, result)
         rows = [mappers.feedback_to_row(e, known[e.id][0]) for e in fresh]
         self._insert_new(FEEDBACK, rows, result)
@@ -136,11 +138,11 @@ class Writer:
         for label in labels:
             key = (label.response_id, label.head.value, label.annotator)
             name = "/".join(key)
+            text = mappers.label_value_to_text(label.value)
             if label.response_id not in present:
-                result.unknown.append(name)
+                result.unknown.append((name, text))
                 continue
             previous = current.get(key)
-            text = mappers.label_value_to_text(label.value)
             if previous is not None and previous[1] == text and previous[2] == label.severity:
                 result.duplicates.append(name)
                 continue
@@ -181,7 +183,7 @@ class Writer:
             elif stored_hash[cid] == digest:
                 result.duplicates.append(cid)
             else:
-                result.conflicts.append(cid)
+                result.conflicts.append((cid, digest))
         return fresh
 
     def _insert_new(self, table: Table, rows: list[dict[str, Any]], result: WriteResult) -> None:
@@ -196,9 +198,10 @@ class Writer:
             stored_hash = {row.id: row.content_hash for row in self._conn.execute(stmt2)}
             wanted = {row["id"]: row["content_hash"] for row in rows}
             for rid in raced:
-                (
-                    result.duplicates if stored_hash.get(rid) == wanted[rid] else result.conflicts
-                ).append(rid)
+                if stored_hash.get(rid) == wanted[rid]:
+                    result.duplicates.append(rid)
+                else:
+                    result.conflicts.append((rid, wanted[rid]))
 
 
 def _insert_ignore(conn: Connection, table: Table) -> Any:
@@ -229,7 +232,7 @@ def _classify_repeat(
     elif seen[item_id][0] == digest:
         result.duplicates.append(item_id)
     else:
-        result.conflicts.append(item_id)
+        result.conflicts.append((item_id, digest))
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:

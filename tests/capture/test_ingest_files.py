@@ -157,7 +157,7 @@ def test_in_process_records_with_dates_and_objects(db, settings):
     )
     assert report.stored == 1 and report.errors[0].field == "metadata.obj"
     assert get_response(db, "r-1").metadata == {"day": "2026-01-02", "at": "2026-01-02T03:04:00"}
-    assert report.ids == ["r-1"]
+    assert report.ids == ["r-1", None]
 
 
 def test_text_fields_are_not_echoed_in_errors(db, settings, tmp_path):
@@ -345,3 +345,11 @@ def test_redaction_can_be_turned_off(db, settings, tmp_path):
     raw = settings.model_copy(update={"redact_enabled": False})
     ingest(db, raw, write_jsonl(tmp_path / "pii.jsonl", [record(1, prompt="jane@example.com")]))
     assert get_response(db, "r-1").prompt == "jane@example.com"
+
+
+def test_in_memory_ids_and_indexes_follow_input_positions(db, settings):
+    a, b = record(1), record(1, response="other content")
+    report = Ingestor(db, settings).ingest_records([a, b, a, {"id": "x"}, "not an object"])
+    assert report.ids == ["r-1", None, "r-1", None, None]
+    assert [(e.index, e.field) for e in report.errors] == [(3, "response"), (4, None), (1, "id")]
+    assert report.errors[2].location == "record 2"

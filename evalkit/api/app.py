@@ -1,0 +1,80 @@
+"""The HTTP API: ``create_app(settings)`` builds it, ``evalkit serve`` runs it.
+
+The store is opened (and migrated) once, when the app is built, so a bad URL fails before the
+port is bound; it is disposed when the app shuts down. Domain errors become HTTP answers here,
+once: a usage error is 400, an unreachable store 503.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from evalkit import __version__
+from evalkit.api import feedback, health, responses
+from evalkit.errors import EvalkitError, NotFoundError, StoreError, UsageError
+from evalkit.settings import Settings
+from evalkit.store.database import Database
+
+DESCRIPTION = """\
+Capture production LLM responses and late feedback into evalkit's store.
+
+Every route under `/v1` needs `Authorization: Bearer <EVALKIT_API_TOKEN>`. POST bodies are one
+record or `{"records": [...]}` (at most 1000); rejected records come back one by one in
+`errors` (422) while the valid ones are stored.
+"""
+
+
+def create_app(settings: Settings, *, require_auth: bool = True) -> FastAPI:
+    """The API over the store of ``settings``; with ``require_auth`` a token must be set."""
+    token = settings.api_token.get_secret_value() if settings.api_token is not None else ""
+    if require_auth and not token:
+        raise UsageError(
+            "set EVALKIT_API_TOKEN (clients send it as a bearer token), "
+            "or run without authentication (evalkit serve --no-auth)"
+        )
+    db = Database.open(settings.resolved_database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        db.dispose()
+
+    app = FastAPI(title="evalkit", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.db = db
+    app.state.api_token = token.encode("utf-8") if require_auth else None
+    app.add_exception_handler(EvalkitError, _domain_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _bad_parameter)  # type: ignore[arg-type]
+    app.include_router(health.router)
+    app.include_router(responses.router)
+    app.include_router(feedback.router)
+    return app
+
+
+_STATUS: tuple[tuple[type[EvalkitError], int], ...] = (
+    (UsageError, 400),
+    (NotFoundError, 404),
+    (StoreError, 503),
+)
+
+
+async def _domain_error(_request: Request, exc: EvalkitError) -> JSONResponse:
+    code = next((code for kind, code in _STATUS if isinstance(exc, kind)), 400)
+    return JSONResponse({"detail": str(exc)}, status_code=code)
+
+
+async def _bad_parameter(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    # Bodies are parsed by hand (see body.py), so only query and path parameters get here.
+    # 422 is kept for rejected records; a malformed parameter is a bad request.
+    problems = []
+    for err in exc.errors():
+        kind, *name = err.get("loc", ("request",))
+        where = f"{kind} parameter '{'.'.join(str(part) for part in name)}'" if name else str(kind)
+        got = f" (got {err['input']!r})" if "input" in err else ""
+        problems.append(f"{where}: {err.get('msg', 'invalid')}{got}")
+    return JSONResponse({"detail": "; ".join(problems)}, status_code=400)

@@ -1,0 +1,96 @@
+"""What the HTTP API answers: one pydantic model per response body.
+
+The ingest result mirrors ``IngestReport`` (counts, redactions, every rejection) plus what a
+client needs to act on it: the position of each rejected record in its request, and the ids of
+the records that are now in the store.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from evalkit.records import IngestReport, RecordError, ResponseRecord
+
+
+class Problem(BaseModel):
+    """Any error that is not about one record: bad body, missing token, unknown id."""
+
+    detail: str
+
+
+class RecordErrorOut(BaseModel):
+    """Why one record of the request was not stored."""
+
+    index: int | None = Field(description="0-based position of the record in the request.")
+    location: str = Field(
+        description="The same position as ingest reports it: `record N`, 1-based."
+    )
+    field: str | None = Field(
+        description="The field at fault; null when the whole record is unreadable."
+    )
+    id: str | None = Field(description="The record's id, when it has one.")
+    message: str
+
+
+class IngestResult(BaseModel):
+    """The outcome of one POST: counts, accepted ids and every rejected record."""
+
+    stored: int = Field(description="Records new to the store.")
+    duplicates: int = Field(
+        description="Records already stored with the same content: nothing to do."
+    )
+    rejected: int = Field(
+        description="Records not stored: invalid, conflicting or unknown response."
+    )
+    ids: list[str | None] = Field(
+        description="One entry per record of the request, in order: the id it is stored under "
+        "(new or already there; derived from the content when the record had none), or null "
+        "when it was rejected or a strict request was rolled back."
+    )
+    errors: list[RecordErrorOut] = Field(description="One entry per rejected record, by index.")
+    redactions: dict[str, int] = Field(description="PII replaced before storing, per kind.")
+
+    @classmethod
+    def from_report(cls, report: IngestReport) -> IngestResult:
+        errors = sorted((_error_out(e) for e in report.errors), key=_by_index)
+        return cls(
+            stored=report.stored,
+            duplicates=report.duplicates,
+            rejected=report.rejected,
+            ids=list(report.ids),
+            errors=errors,
+            redactions=dict(report.redactions),
+        )
+
+
+def ingest_status(report: IngestReport) -> int:
+    """422 when any record was turned away, 201 when something new was stored, else 200."""
+    if report.errors:
+        return 422
+    return 201 if report.stored else 200
+
+
+def _error_out(error: RecordError) -> RecordErrorOut:
+    return RecordErrorOut(
+        index=error.index,
+        location=error.location,
+        field=error.field,
+        id=error.record_id,
+        message=error.message,
+    )
+
+
+def _by_index(error: RecordErrorOut) -> int:
+    return error.index if error.index is not None else -1
+
+
+class ResponseOut(ResponseRecord):
+    """A stored response exactly as kept: text already redacted, timestamps in UTC."""
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    store: str = Field(description="The store's SQL dialect: sqlite or postgresql.")
+    version: str
