@@ -49,6 +49,13 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest single record (one JSONL line) read before it is rejected unparsed.",
     )
+    ingest_workers: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="Processes preparing records on ingest; 0: one per core (at most 4) for "
+        "inputs of 16 MB or more, else none; 1: always in the ingesting process.",
+    )
     redact_enabled: bool = Field(
         default=True, description="Redact PII from text fields before anything is stored."
     )

@@ -13,7 +13,9 @@ import json
 from typing import Any
 
 from fastapi import HTTPException, Request, status
-from pydantic import BaseModel
+from msgspec import Struct
+
+from evalkit.capture.validate import input_schema
 
 #: Records per request; a client with more splits them into several requests.
 MAX_BATCH = 1000
@@ -58,11 +60,11 @@ def records_of(payload: Any) -> list[Any]:
     return records
 
 
-def request_body_doc(model: type[BaseModel], example: dict[str, Any]) -> dict[str, Any]:
-    """``openapi_extra`` documenting the envelope around ``model`` (the accepted record shape)."""
-    one = _inline_refs(model.model_json_schema())
+def request_body_doc(shape: type[Struct], example: dict[str, Any]) -> dict[str, Any]:
+    """``openapi_extra`` documenting the envelope around ``shape`` (the accepted record shape)."""
+    one = _inline_refs(input_schema(shape))
     batch = {
-        "title": f"{model.__name__} batch",
+        "title": f"{shape.__name__} batch",
         "type": "object",
         "properties": {"records": {"type": "array", "items": one, "maxItems": MAX_BATCH}},
         "required": ["records"],
@@ -88,7 +90,8 @@ def request_body_doc(model: type[BaseModel], example: dict[str, Any]) -> dict[st
 
 
 def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
-    # Pydantic puts nested models in "$defs"; OpenAPI would resolve "#/$defs/..." against the
+    # JSON Schema generators put nested types in "$defs"; OpenAPI would resolve "#/$defs/..."
+    # against the
     # whole document, so the (few, small) definitions are inlined instead.
     defs = schema.pop("$defs", {})
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import msgspec
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 
 from evalkit.api.auth import require_token
@@ -81,4 +82,4 @@ def get_one_response(response_id: str, db: Annotated[Database, Depends(get_db)])
     record = get_response(db, response_id)
     if record is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no response with id '{response_id}'")
-    return ResponseOut.model_validate(record.model_dump())
+    return ResponseOut.model_validate(msgspec.structs.asdict(record))

@@ -7,9 +7,10 @@ the records that are now in the store.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+import msgspec
+from pydantic import BaseModel, Field, create_model
 
 from evalkit.records import IngestReport, RecordError, ResponseRecord
 
@@ -86,8 +87,22 @@ def _by_index(error: RecordErrorOut) -> int:
     return error.index if error.index is not None else -1
 
 
-class ResponseOut(ResponseRecord):
-    """A stored response exactly as kept: text already redacted, timestamps in UTC."""
+def _pydantic_twin(struct: type[msgspec.Struct], name: str, doc: str) -> type[BaseModel]:
+    """A pydantic model with the fields of a domain struct, for FastAPI's schemas."""
+    fields: dict[str, Any] = {}
+    for f in msgspec.structs.fields(struct):
+        default = f.default if f.default is not msgspec.NODEFAULT else ...
+        if f.default_factory is not msgspec.NODEFAULT:
+            default = Field(default_factory=f.default_factory)
+        fields[f.name] = (f.type, default)
+    return create_model(name, __doc__=doc, **fields)
+
+
+ResponseOut = _pydantic_twin(
+    ResponseRecord,
+    "ResponseOut",
+    "A stored response exactly as kept: text already redacted, timestamps in UTC.",
+)
 
 
 class Health(BaseModel):

@@ -8,21 +8,19 @@ run is one transaction that is rolled back if any record is turned away.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+import msgspec
+
+from evalkit.capture.parallel import prepare_stream
+from evalkit.capture.prepare import Kind, PrepareContext, add_counts
 from evalkit.capture.readers import FileProblem, RawItem, Reader, detect_format
-from evalkit.capture.redact import Redactor
-from evalkit.capture.validate import (
-    FieldProblem,
-    Limits,
-    parse_feedback,
-    parse_labels,
-    parse_response,
-)
+from evalkit.capture.validate import Limits
 from evalkit.errors import UsageError
 from evalkit.records import (
     FeedbackEvent,
@@ -37,12 +35,13 @@ from evalkit.store.database import Database
 from evalkit.store.reports import record_ingest_run
 from evalkit.store.writer import Writer, WriteResult
 
-Kind = Literal["responses", "feedback", "labelled"]
 REQUIRED: dict[str, tuple[str, ...]] = {
     "responses": ("response",),
     "feedback": ("response_id", "kind", "value"),
     "labelled": ("response", "labels"),
 }
+#: Inputs at least this large are prepared in worker processes (see ``capture.parallel``).
+PARALLEL_FROM_BYTES = 16 * 1024 * 1024
 #: progress(file label, units done, units total)
 Progress = Callable[[str, int, int], None]
 
@@ -119,16 +118,27 @@ class Ingestor:
             raise UsageError("a labelled import needs a source name (--source NAME)")
         self.clock = clock
         self.limits = Limits(max_field_chars=settings.max_field_chars)
-        self.redactor = Redactor(settings.redact_kinds) if settings.redact_enabled else None
 
     # -- entry points ------------------------------------------------------------------------
 
     def ingest_files(self, paths: Sequence[Path], progress: Progress | None = None) -> IngestReport:
         """Ingest every file; a file that cannot be read is reported and the others go on."""
-        readers = [self._reader(Path(p)) for p in paths]  # usage errors before anything is stored
+        paths = [Path(p) for p in paths]
+        workers = self._workers(paths)
+        # Usage errors (missing file, unknown format) before anything is stored:
+        readers = [self._reader(p, decode=workers <= 1) for p in paths]
         items = self._file_items(readers, progress)
         source = ", ".join(str(p) for p in paths)
-        return self._run(items, source, audit=True)
+        return self._run(items, source, audit=True, workers=workers)
+
+    def _workers(self, paths: Sequence[Path]) -> int:
+        """Worker processes for preparing records: worth their start-up on large inputs only."""
+        if self.settings.ingest_workers:
+            return self.settings.ingest_workers
+        size = sum(p.stat().st_size for p in paths if p.is_file())
+        if size < PARALLEL_FROM_BYTES:
+            return 1
+        return max(1, min(os.cpu_count() or 1, 4))
 
     def ingest_records(
         self, raws: Iterable[Mapping[str, Any]], source: str = "request", *, audit: bool = False
@@ -153,11 +163,12 @@ class Ingestor:
 
     # -- pipeline ----------------------------------------------------------------------------
 
-    def _reader(self, path: Path) -> Reader:
+    def _reader(self, path: Path, *, decode: bool) -> Reader:
         return Reader(
             path,
             detect_format(path, self.options.fmt),
             max_record_bytes=self.settings.max_record_bytes,
+            decode=decode,
         )
 
     def _file_items(
@@ -199,6 +210,7 @@ class Ingestor:
         *,
         audit: bool,
         collect_ids: bool = False,
+        workers: int = 1,
     ) -> IngestReport:
         started = self.clock()
         report = IngestReport()
@@ -214,6 +226,7 @@ class Ingestor:
                         received_at,
                         keys,
                         lambda pending: self._flush(writer, pending, report, turned_away),
+                        workers,
                     )
                     if report.errors:
                         raise _StrictRollback
@@ -223,7 +236,7 @@ class Ingestor:
                     with self.db.writer() as w:
                         self._flush(w, pending, report, turned_away)
 
-                self._consume(items, report, received_at, keys, flush)
+                self._consume(items, report, received_at, keys, flush, workers)
         except _StrictRollback:
             report.rolled_back = True
             report.stored = 0
@@ -252,106 +265,48 @@ class Ingestor:
         received_at: datetime,
         keys: list[tuple[str, str] | None],
         flush: Callable[[_Pending], None],
+        workers: int,
     ) -> None:
+        ctx = PrepareContext(
+            kind=self.options.kind,
+            limits=self.limits,
+            received_at=received_at,
+            mapping=dict(self.options.mapping),
+            redact_kinds=self.settings.redact_kinds if self.settings.redact_enabled else None,
+            label_source=self.options.label_source,
+        )
         pending = _Pending()
         batch_size = self.settings.batch_size
-        for source, item in items:
-            if isinstance(item, FileProblem):
+        for outcome in prepare_stream(items, ctx, workers=workers):
+            if outcome.file_problem is not None:
                 report.errors.append(
-                    RecordError(source, "file", None, str(item).removeprefix(f"{source}: "))
+                    RecordError(outcome.source, "file", None, outcome.file_problem)
                 )
                 report.invalid += 1
                 continue
             report.read += 1
-            if item.data is None:
+            if outcome.redactions:
+                add_counts(report.redactions, outcome.redactions)
+            if outcome.error is not None or outcome.key is None:
                 report.invalid += 1
-                report.errors.append(
-                    RecordError(
-                        source, item.location, None, item.error or "unreadable", index=item.index
-                    )
-                )
+                if outcome.error is not None:
+                    report.errors.append(outcome.error)
                 keys.append(None)
                 continue
-            try:
-                self._parse_into(pending, item.data, received_at, report)
-            except FieldProblem as problem:
-                report.invalid += 1
-                rid = item.data.get("id") if isinstance(item.data.get("id"), str) else None
-                report.errors.append(
-                    RecordError(
-                        source,
-                        item.location,
-                        self._field_name(problem.field),
-                        problem.message,
-                        rid,
-                        index=item.index,
-                    )
-                )
-                keys.append(None)
-                continue
-            if self.options.kind == "feedback":
-                key = (pending.feedback[-1].id, pending.feedback_hashes[-1])
-            else:
-                key = (pending.responses[-1].id, pending.responses[-1].content_hash)
-            pending.where.setdefault(key, []).append(_Where(source, item.location, item.index))
-            keys.append(key)
+            if outcome.event is not None:
+                pending.feedback.append(outcome.event)
+                pending.feedback_hashes.append(outcome.key[1])
+            elif outcome.record is not None:
+                pending.responses.append(outcome.record)
+                pending.labels.extend((outcome.key[1], label) for label in outcome.labels)
+            where = _Where(outcome.source, outcome.location, outcome.index)
+            pending.where.setdefault(outcome.key, []).append(where)
+            keys.append(outcome.key)
             if len(pending) >= batch_size:
                 flush(pending)
                 pending = _Pending()
         if len(pending):
             flush(pending)
-
-    def _field_name(self, name: str | None) -> str | None:
-        if name is None:
-            return None
-        head = name.split(".", 1)[0]
-        column = self.options.mapping.get(head)
-        return f"{name} (column '{column}')" if column else name
-
-    def _parse_into(
-        self, pending: _Pending, raw: dict[str, Any], received_at: datetime, report: IngestReport
-    ) -> None:
-        data = apply_mapping(raw, self.options.mapping) if self.options.mapping else raw
-        if self.options.kind == "feedback":
-            event, digest = parse_feedback(data, received_at=received_at, limits=self.limits)
-            if self.redactor is not None and event.kind.value in ("correction", "comment"):
-                text, counts = self.redactor.redact(event.value)
-                _add_counts(report.redactions, counts)
-                event = event.model_copy(update={"value": text})
-            pending.feedback.append(event)
-            pending.feedback_hashes.append(digest)
-            return
-        labels_raw = data.pop("labels", None) if self.options.kind == "labelled" else None
-        if self.options.kind == "labelled" and labels_raw is None:
-            raise FieldProblem("labels", "required field is missing")
-        record = parse_response(data, received_at=received_at, limits=self.limits)
-        if self.options.kind == "labelled":
-            labels = parse_labels(
-                labels_raw,
-                response_id=record.id,
-                annotator=self.options.label_source or "",
-                created_at=received_at,
-            )
-            pending.labels.extend((record.content_hash, label) for label in labels)
-        if self.redactor is not None:
-            record = self._redact(record, report)
-        pending.responses.append(record)
-
-    def _redact(self, record: ResponseRecord, report: IngestReport) -> ResponseRecord:
-        assert self.redactor is not None
-        update: dict[str, Any] = {}
-        for name in ("prompt", "context", "response"):
-            value = getattr(record, name)
-            if value:
-                text, counts = self.redactor.redact(value)
-                if counts:
-                    update[name] = text
-                    _add_counts(report.redactions, counts)
-        if record.metadata:
-            metadata = _redact_nested(record.metadata, self.redactor, report.redactions)
-            if metadata != record.metadata:
-                update["metadata"] = metadata
-        return record.model_copy(update=update) if update else record
 
     def _flush(
         self,
@@ -375,7 +330,7 @@ class Ingestor:
             for digest, label in pending.labels:
                 moved = result.rekeyed.get((label.response_id, digest))
                 if moved is not None:
-                    labels.append(label.model_copy(update={"response_id": moved}))
+                    labels.append(msgspec.structs.replace(label, response_id=moved))
                 elif label.response_id not in unsettled:
                     labels.append(label)
             report.labels_stored += len(writer.add_labels(labels).stored)
@@ -415,40 +370,3 @@ class Ingestor:
                 )
             )
         turned_away.extend(result.conflicts + result.unknown)
-
-
-def apply_mapping(raw: Mapping[str, Any], mapping: Mapping[str, str]) -> dict[str, Any]:
-    """Rename source columns to evalkit fields; a dotted column reaches into nested objects."""
-    data = dict(raw)
-    for target, column in mapping.items():
-        if column in data:
-            data[target] = data.pop(column)
-            continue
-        value: Any = raw
-        for part in column.split("."):
-            if isinstance(value, Mapping) and part in value:
-                value = value[part]
-            elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-                value = value[int(part)]
-            else:
-                break
-        else:
-            data[target] = value
-    return data
-
-
-def _add_counts(total: dict[str, int], counts: Mapping[str, int]) -> None:
-    for kind, n in counts.items():
-        total[kind] = total.get(kind, 0) + n
-
-
-def _redact_nested(value: Any, redactor: Redactor, totals: dict[str, int]) -> Any:
-    if isinstance(value, str):
-        text, counts = redactor.redact(value)
-        _add_counts(totals, counts)
-        return text
-    if isinstance(value, Mapping):
-        return {k: _redact_nested(v, redactor, totals) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redact_nested(v, redactor, totals) for v in value]
-    return value

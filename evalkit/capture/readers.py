@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
+
 from evalkit.errors import UsageError
 
 FORMATS = ("jsonl", "csv", "parquet")
@@ -40,6 +42,38 @@ class RawItem:
     error: str | None = None
     progress: int = 0  # bytes or rows consumed so far, for progress bars
     index: int | None = None  # 0-based position, for in-memory batches
+    raw: bytes | None = None  # an undecoded JSONL line (``Reader(decode=False)``)
+
+
+def decode_line(item: RawItem) -> RawItem:
+    """Parse the JSON of an undecoded line; the item is returned with ``data`` or ``error``."""
+    assert item.raw is not None
+    try:
+        # orjson is the fast path; it refuses a line with invalid UTF-8 or NaN.
+        value, error = orjson.loads(item.raw), None
+    except orjson.JSONDecodeError:
+        value, error = _careful_decode(item.raw)
+    if error is None and not isinstance(value, dict):
+        error = f"expected a JSON object, got {type(value).__name__}"
+    if error is not None:
+        return RawItem(item.location, None, error, item.progress, item.index)
+    return RawItem(item.location, value, None, item.progress, item.index)
+
+
+def _careful_decode(line: bytes) -> tuple[Any, str | None]:
+    """The slow path for a line orjson refused, to say precisely what is wrong.
+
+    Invalid UTF-8 is decoded with surrogate escapes so the field holding it can be named
+    (validation reports it); ``NaN``/``Infinity`` are parsed and refused by validation too.
+    Returns ``(value, None)``, or ``(None, message)`` when the line is not JSON.
+    """
+    text = line.decode("utf-8", "surrogateescape").strip()
+    try:
+        return json.loads(text), None
+    except json.JSONDecodeError as exc:
+        return None, f"malformed JSON: {exc.msg} at column {exc.colno}"
+    except RecursionError:
+        return None, "malformed JSON: nested too deeply"
 
 
 def detect_format(path: Path, explicit: str | None = None) -> str:
@@ -60,7 +94,9 @@ def detect_format(path: Path, explicit: str | None = None) -> str:
 class Reader:
     """Iterates the raw records of one file; ``total`` is the unit count for a progress bar."""
 
-    def __init__(self, path: Path, fmt: str, *, max_record_bytes: int) -> None:
+    def __init__(self, path: Path, fmt: str, *, max_record_bytes: int, decode: bool = True) -> None:
+        """``decode=False`` leaves JSONL lines undecoded (``RawItem.raw``), so parsing can happen
+        in worker processes (``decode_line``)."""
         if not path.exists():
             raise UsageError(f"{path}: no such file")
         if path.is_dir():
@@ -68,6 +104,7 @@ class Reader:
         self.path = path
         self.format = fmt
         self.max_record_bytes = max_record_bytes
+        self.decode = decode
         self.total = path.stat().st_size
         self.columns: list[str] | None = None
 
@@ -107,27 +144,12 @@ class Reader:
                         consumed,
                     )
                     continue
-                text = line.decode("utf-8", "surrogateescape").strip()
-                if number == 1:
-                    text = text.removeprefix("\ufeff")
-                if not text:
+                if number == 1 and line.startswith(b"\xef\xbb\xbf"):  # UTF-8 byte order mark
+                    line = line[3:]
+                if not line.strip():
                     continue
-                yield self._json_item(number, text, consumed)
-
-    @staticmethod
-    def _json_item(number: int, text: str, consumed: int) -> RawItem:
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            return RawItem(
-                f"line {number}", None, f"malformed JSON: {exc.msg} at column {exc.colno}", consumed
-            )
-        except RecursionError:
-            return RawItem(f"line {number}", None, "malformed JSON: nested too deeply", consumed)
-        if not isinstance(value, dict):
-            kind = type(value).__name__
-            return RawItem(f"line {number}", None, f"expected a JSON object, got {kind}", consumed)
-        return RawItem(f"line {number}", value, None, consumed)
+                item = RawItem(f"line {number}", None, None, consumed, raw=line)
+                yield decode_line(item) if self.decode else item
 
     def _csv(self) -> Iterator[RawItem]:
         csv.field_size_limit(self.max_record_bytes)

@@ -69,7 +69,7 @@ from datetime import time as clock_time
 from typing import Any, Literal
 
 from evalkit.capture.ingest import IngestOptions, Ingestor
-from evalkit.capture.validate import FeedbackInput, ResponseInput
+from evalkit.capture.validate import FEEDBACK_FIELDS, RESPONSE_FIELDS
 from evalkit.errors import StoreError, UsageError
 from evalkit.records import RecordError, utcnow
 from evalkit.settings import Settings
@@ -89,8 +89,8 @@ BACKOFF_CAP = 30.0
 WARN_EVERY = 10.0
 
 _KNOWN_FIELDS: dict[Kind, frozenset[str]] = {
-    "responses": frozenset(ResponseInput.model_fields) - {"metadata"},
-    "feedback": frozenset(FeedbackInput.model_fields) - {"metadata"},
+    "responses": RESPONSE_FIELDS - {"metadata"},
+    "feedback": FEEDBACK_FIELDS - {"metadata"},
 }
 
 

@@ -36,17 +36,32 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets the reviewer app read while an ingest writes; foreign_keys makes purge cascade.
+    # The driver's own transaction handling is off: ``_sqlite_begin`` says how each one begins.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # A write transaction takes the write lock up front (IMMEDIATE): a deferred one that read
+    # first could not upgrade once another writer committed ("database is locked" under WAL),
+    # and holding the lock means no row can appear between a lookup and the insert after it.
+    write = conn.get_execution_options().get(WRITE_OPTION, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+#: Execution option marking a connection whose transactions write.
+WRITE_OPTION = "evalkit_write"
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -72,9 +87,13 @@ def current_revision(engine: Engine) -> str | None:
 def upgrade(engine: Engine) -> str:
     """Apply every pending migration; returns the revision the store is at afterwards."""
     cfg = alembic_config(engine)
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    # A write transaction: on SQLite, two processes opening a new store migrate one after the
+    # other (PostgreSQL serializes them with an advisory lock in the migration environment).
+    with engine.connect() as conn:
+        conn.execution_options(**{WRITE_OPTION: True})
+        with conn.begin():
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
     revision = current_revision(engine)
     assert revision is not None
     return revision
@@ -125,8 +144,10 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """A connection in a transaction that commits on success and rolls back on error."""
-        with self._unreachable_is_store_error(), self.engine.begin() as conn:
-            yield conn
+        with self._unreachable_is_store_error(), self.engine.connect() as conn:
+            conn.execution_options(**{WRITE_OPTION: True})
+            with conn.begin():
+                yield conn
 
     @contextmanager
     def reader(self) -> Iterator[Connection]:

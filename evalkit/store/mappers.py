@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from sqlalchemy import Row
 
 from evalkit.records import FeedbackEvent, FeedbackKind, LabelHead, LabelRecord, ResponseRecord
@@ -20,22 +21,17 @@ def aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def response_to_row(record: ResponseRecord) -> dict[str, Any]:
-    # Core statements address columns by name: "metadata" (the ORM attribute is ``meta``).
-    return record.model_dump()
-
-
 def response_from_row(row: Row[Any] | Any) -> ResponseRecord:
     m = row._mapping if isinstance(row, Row) else row
-    data = {k: m[k] for k in ResponseRecord.model_fields if k != "metadata" and k in m}
-    data["metadata"] = m["metadata"]
+    data = {k: m[k] for k in ResponseRecord.__struct_fields__ if k in m}
     data["received_at"] = aware(data["received_at"])
     data["created_at"] = aware(data["created_at"])
-    return ResponseRecord.model_validate(data)
+    data["metadata"] = data.get("metadata") or {}
+    return ResponseRecord(**data)
 
 
 def feedback_to_row(event: FeedbackEvent, content_hash: str) -> dict[str, Any]:
-    row = event.model_dump(mode="python")
+    row = msgspec.structs.asdict(event)
     row["kind"] = event.kind.value
     row["content_hash"] = content_hash
     return row
@@ -68,7 +64,8 @@ def label_value_from_text(head: LabelHead, text: str) -> bool | str:
 
 
 def label_to_row(label: LabelRecord) -> dict[str, Any]:
-    row = label.model_dump(exclude={"id"})
+    row = msgspec.structs.asdict(label)
+    del row["id"]
     row["head"] = label.head.value
     row["value"] = label_value_to_text(label.value)
     return row

@@ -9,14 +9,16 @@ earlier, so two ingests of the same file at once cannot fail each other or store
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 from sqlalchemy import Connection, Table, insert, select, update
 
 from evalkit.records import FeedbackEvent, LabelRecord, ResponseRecord
 from evalkit.store import mappers
+from evalkit.store.bulk import insert_missing, select_by_ids, storage_rows
 from evalkit.store.tables import FEEDBACK, LABELS, RESPONSES
 
 #: Ids per IN (...) lookup; well under SQLite's and PostgreSQL's parameter limits.
@@ -56,7 +58,8 @@ class Writer:
         fresh = self._split_known(
             table, {r.id: (r.content_hash, r) for r in _first_of_each(records, result)}, result
         )
-        self._insert_new(table, [mappers.response_to_row(r) for r in fresh], result)
+        # A record's fields are its columns ("metadata" included).
+        self._insert_new(table, [msgspec.structs.asdict(r) for r in fresh], result)
         if rekey_conflicts and result.conflicts:
             self._rekey(records, result)
         return result
@@ -71,11 +74,10 @@ class Writer:
             if r.id in taken and r.content_hash != stored_hash.get(r.id):
                 moved.setdefault(
                     (r.id, r.content_hash),
-                    r.model_copy(
-                        update={
-                            "id": f"{r.id}#{r.content_hash[:8]}",
-                            "metadata": {**r.metadata, "source_id": r.id},
-                        }
+                    msgspec.structs.replace(
+                        r,
+                        id=f"{r.id}#{r.content_hash[:8]}",
+                        metadata={**r.metadata, "source_id": r.id},
                     ),
                 )
         second = self.add_responses(list(moved.values()))
@@ -174,8 +176,7 @@ class Writer:
         """Drop candidates whose id is stored already, as duplicates or conflicts."""
         stored_hash: dict[str, str] = {}
         for chunk in _chunks(list(candidates), LOOKUP_CHUNK):
-            stmt = select(table.c.id, table.c.content_hash).where(table.c.id.in_(chunk))
-            stored_hash.update({row.id: row.content_hash for row in self._conn.execute(stmt)})
+            stored_hash.update(select_by_ids(self._conn, table, ("id", "content_hash"), chunk))
         fresh = []
         for cid, (digest, item) in candidates.items():
             if cid not in stored_hash:
@@ -186,11 +187,15 @@ class Writer:
                 result.conflicts.append((cid, digest))
         return fresh
 
-    def _insert_new(self, table: Table, rows: list[dict[str, Any]], result: WriteResult) -> None:
+    def _insert_new(
+        self, table: Table, rows: Sequence[Mapping[str, Any]], result: WriteResult
+    ) -> None:
+        """Insert rows (column name -> Python value) whose id is not stored yet."""
         if not rows:
             return
-        stmt = _insert_ignore(self._conn, table).returning(table.c.id)
-        inserted = set(self._conn.execute(stmt, rows).scalars())
+        columns = [c.name for c in table.columns]
+        values = storage_rows(table, columns, rows, self._conn.dialect.name)
+        inserted = insert_missing(self._conn, table, columns, values)
         result.stored.extend(row["id"] for row in rows if row["id"] in inserted)
         raced = [row["id"] for row in rows if row["id"] not in inserted]
         if raced:  # another writer stored these between our lookup and our insert
@@ -202,18 +207,6 @@ class Writer:
                     result.duplicates.append(rid)
                 else:
                     result.conflicts.append((rid, wanted[rid]))
-
-
-def _insert_ignore(conn: Connection, table: Table) -> Any:
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(table).on_conflict_do_nothing(index_elements=["id"])
-    if conn.dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        return sqlite_insert(table).on_conflict_do_nothing(index_elements=["id"])
-    return insert(table)
 
 
 def _first_of_each(records: Sequence[ResponseRecord], result: WriteResult) -> list[ResponseRecord]:

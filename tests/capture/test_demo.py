@@ -27,10 +27,12 @@ from evalkit.capture.demo import (
     write_demo,
 )
 from evalkit.capture.demo_text import CLOSERS, HARM_TEXT, OPENERS
+from evalkit.capture.validate import Limits, parse_feedback, parse_response
 from evalkit.errors import UsageError
-from evalkit.records import TONE_VALUES, FeedbackEvent, ResponseRecord
+from evalkit.records import TONE_VALUES
 
 START = datetime(2024, 6, 3, tzinfo=UTC)
+LIMITS = Limits(max_field_chars=200_000)
 ALWAYS_PRESENT = {
     "id",
     "created_at",
@@ -135,8 +137,8 @@ def test_every_record_has_the_ingest_fields_with_valid_types_and_ranges(traffic)
         assert r.get("outcome", "converted") in OUTCOMES
         assert r["metadata"]["channel"] in {"web", "app", "email"}
         assert re.fullmatch(r"en-[A-Z]{2}", r["metadata"]["locale"])
-        # What ingest will build from it: the demo must not drift from the domain type.
-        ResponseRecord(**{**r, "created_at": parse(r["created_at"])}, received_at=START)
+        # What ingest will build from it: the demo must not drift from the accepted shape.
+        parse_response(r, received_at=START, limits=LIMITS)
     missing = np.mean(["outcome" not in r for r in traffic.responses])
     assert 0.25 <= missing <= 0.35
 
@@ -183,7 +185,7 @@ def test_feedback_points_at_generated_responses_and_arrives_later(traffic):
         assert f["response_id"] in responses
         assert parse(f["created_at"]) > parse(responses[f["response_id"]]["created_at"])
         assert f["source"]
-        event = FeedbackEvent(**{**f, "created_at": parse(f["created_at"])}, received_at=START)
+        event, _ = parse_feedback(f, received_at=START, limits=LIMITS)
         if event.kind.value == "outcome":
             assert f["value"] in OUTCOMES
             assert "outcome" not in responses[f["response_id"]], "outcome arrives once"

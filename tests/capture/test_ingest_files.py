@@ -85,18 +85,34 @@ def test_repeated_id_inside_one_file(db, settings, tmp_path):
     ("line", "field", "fragment"),
     [
         ('{"id": "x", "prompt": "p"}', "response", "required field is missing"),
-        ('{"id": "x", "response": "r", "latency_ms": "fast"}', "latency_ms", "valid number"),
-        ('{"id": "x", "response": "r", "input_tokens": true}', "input_tokens", "boolean"),
-        ('{"id": "x", "response": "r", "cost": -1}', "cost", "greater than or equal to 0"),
+        (
+            '{"id": "x", "response": "r", "latency_ms": "fast"}',
+            "latency_ms",
+            "expected a number, got text (got 'fast')",
+        ),
+        (
+            '{"id": "x", "response": "r", "input_tokens": true}',
+            "input_tokens",
+            "expected an integer, got a boolean",
+        ),
+        ('{"id": "x", "response": "r", "cost": -1}', "cost", "must be >= 0 (got -1)"),
         (
             '{"id": "x", "response": "r", "confidence": 1.5}',
             "confidence",
-            "less than or equal to 1",
+            "must be <= 1 (got 1.5)",
         ),
-        ('{"id": "x", "response": 42}', "response", "valid string"),
-        ('{"id": "x", "response": "r", "created_at": "yesterday"}', "created_at", "datetime"),
-        ('{"id": "x", "response": "r", "metadata": [1]}', "metadata", "dictionary"),
-        ('{"id": "' + "i" * 129 + '", "response": "r"}', "id", "at most 128 characters"),
+        ('{"id": "x", "response": 42}', "response", "expected text, got an integer"),
+        (
+            '{"id": "x", "response": "r", "created_at": "yesterday"}',
+            "created_at",
+            "expected an ISO-8601 timestamp",
+        ),
+        (
+            '{"id": "x", "response": "r", "metadata": [1]}',
+            "metadata",
+            "expected an object, got a list",
+        ),
+        ('{"id": "' + "i" * 129 + '", "response": "r"}', "id", "must be at most 128 characters"),
     ],
 )
 def test_invalid_records_name_line_and_field_and_the_rest_is_stored(
