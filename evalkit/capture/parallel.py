@@ -39,14 +39,14 @@ def prepare_stream(
             yield _prepare_one(preparer, source, item)
         return
     with _pool(workers, ctx) as pool:
-        pending: deque[Future[bytes]] = deque()
+        pending: deque[Future[bytes | list[Prepared]]] = deque()
         try:
             for chunk in _chunks(items):
                 pending.append(pool.submit(_prepare_chunk, chunk))
                 while len(pending) >= workers * IN_FLIGHT_PER_WORKER:
-                    yield from _DECODE(pending.popleft().result())
+                    yield from _decode(pending.popleft().result())
             while pending:
-                yield from _DECODE(pending.popleft().result())
+                yield from _decode(pending.popleft().result())
         finally:
             for future in pending:
                 future.cancel()
@@ -89,9 +89,17 @@ def _start(ctx: PrepareContext) -> None:
     _preparer = Preparer(ctx)
 
 
-def _prepare_chunk(chunk: list[Item]) -> bytes:
+def _prepare_chunk(chunk: list[Item]) -> bytes | list[Prepared]:
     assert _preparer is not None
-    return _ENCODE([_prepare_one(_preparer, source, item) for source, item in chunk])
+    prepared = [_prepare_one(_preparer, source, item) for source, item in chunk]
+    try:
+        return _ENCODE(prepared)
+    except OverflowError:  # an integer beyond 64 bits in metadata: pickle keeps it exact
+        return prepared
+
+
+def _decode(result: bytes | list[Prepared]) -> list[Prepared]:
+    return _DECODE(result) if isinstance(result, bytes) else result
 
 
 def _prepare_one(preparer: Preparer, source: str, item: RawItem | FileProblem) -> Prepared:

@@ -80,7 +80,14 @@ class Preparer:
             return Prepared(source, item.location, item.index, error=error)
         try:
             return self._prepare(source, item, item.data)
-        except FieldProblem as problem:
+        except (FieldProblem, RecursionError, OverflowError, ValueError, TypeError) as exc:
+            # Validation names the field; anything else a record can still trigger deep in a
+            # library is that record's problem too, never a reason to stop the whole ingest.
+            problem = (
+                exc
+                if isinstance(exc, FieldProblem)
+                else FieldProblem(None, f"cannot be processed ({type(exc).__name__}: {exc})")
+            )
             rid = item.data.get("id")
             error = RecordError(
                 source,

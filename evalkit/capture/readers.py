@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-import orjson
+import msgspec
 
 from evalkit.errors import UsageError
 
@@ -45,13 +45,17 @@ class RawItem:
     raw: bytes | None = None  # an undecoded JSONL line (``Reader(decode=False)``)
 
 
+_decode_json = msgspec.json.Decoder().decode
+
+
 def decode_line(item: RawItem) -> RawItem:
     """Parse the JSON of an undecoded line; the item is returned with ``data`` or ``error``."""
     assert item.raw is not None
     try:
-        # orjson is the fast path; it refuses a line with invalid UTF-8 or NaN.
-        value, error = orjson.loads(item.raw), None
-    except orjson.JSONDecodeError:
+        # msgspec is the fast path (it keeps integers of any size, where orjson makes floats
+        # of those beyond 64 bits); it refuses a line with invalid UTF-8 or NaN.
+        value, error = _decode_json(item.raw), None
+    except (msgspec.DecodeError, UnicodeDecodeError):
         value, error = _careful_decode(item.raw)
     if error is None and not isinstance(value, dict):
         error = f"expected a JSON object, got {type(value).__name__}"
@@ -61,7 +65,7 @@ def decode_line(item: RawItem) -> RawItem:
 
 
 def _careful_decode(line: bytes) -> tuple[Any, str | None]:
-    """The slow path for a line orjson refused, to say precisely what is wrong.
+    """The slow path for a line the fast decoder refused, to say precisely what is wrong.
 
     Invalid UTF-8 is decoded with surrogate escapes so the field holding it can be named
     (validation reports it); ``NaN``/``Infinity`` are parsed and refused by validation too.
@@ -74,6 +78,8 @@ def _careful_decode(line: bytes) -> tuple[Any, str | None]:
         return None, f"malformed JSON: {exc.msg} at column {exc.colno}"
     except RecursionError:
         return None, "malformed JSON: nested too deeply"
+    except ValueError as exc:  # e.g. an integer of thousands of digits
+        return None, f"malformed JSON: {exc}"
 
 
 def detect_format(path: Path, explicit: str | None = None) -> str:

@@ -49,10 +49,12 @@ class FieldProblem(Exception):
 # The accepted shapes are msgspec structs: ingest validates tens of thousands of records a
 # second, and msgspec checks a record's types and bounds in one pass in C (about 4 µs, against
 # about 25 µs for the same pydantic model). Unknown fields are not errors; they go to metadata.
+# Bounds match the store's columns (``store.tables``), so whatever validates can be stored.
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
-Short = Annotated[str, msgspec.Meta(max_length=256)]
+Name = Annotated[str, msgspec.Meta(max_length=128)]
+Long = Annotated[str, msgspec.Meta(max_length=256)]
 NonNegative = Annotated[float, msgspec.Meta(ge=0)]
-Count = Annotated[int, msgspec.Meta(ge=0)]
+Count = Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]  # a 4-byte INTEGER column
 Probability = Annotated[float, msgspec.Meta(ge=0, le=1)]
 
 
@@ -64,12 +66,12 @@ class ResponseInput(msgspec.Struct, kw_only=True):
     response: str
     prompt: str = ""
     context: str | None = None
-    tenant: Short | None = None
-    model_id: Short | None = None
-    model_version: Short | None = None
-    prompt_version: Short | None = None
-    intent: Short | None = None
-    user_segment: Short | None = None
+    tenant: Name | None = None
+    model_id: Long | None = None
+    model_version: Name | None = None
+    prompt_version: Name | None = None
+    intent: Name | None = None
+    user_segment: Name | None = None
     latency_ms: NonNegative | None = None
     input_tokens: Count | None = None
     output_tokens: Count | None = None
@@ -87,7 +89,7 @@ class FeedbackInput(msgspec.Struct, kw_only=True):
     kind: FeedbackKind
     value: str | int | float
     created_at: datetime | None = None
-    source: Short | None = None
+    source: Name | None = None
     metadata: dict[str, Any] | None = None
 
 
@@ -134,7 +136,7 @@ def parse_response(
     """Validate ``raw``; raise ``FieldProblem`` naming the first field at fault."""
     data = _prepare(raw, limits, TEXT_FIELDS)
     parsed = _convert(data, ResponseInput)
-    metadata = _metadata(data, RESPONSE_FIELDS, parsed.metadata)
+    metadata = _metadata(data, RESPONSE_FIELDS, data.get("metadata"))
     fields = {name: getattr(parsed, name) for name in _RECORD_FIELDS}
     created = parsed.created_at
     hashed = {k: v for k, v in fields.items() if v is not None}
@@ -176,7 +178,7 @@ def parse_feedback(
         value = value.lower()
     elif not value:
         raise FieldProblem("value", f"a {parsed.kind.value} needs text")
-    metadata = _metadata(data, FEEDBACK_FIELDS, parsed.metadata)
+    metadata = _metadata(data, FEEDBACK_FIELDS, data.get("metadata"))
     hashed: dict[str, Any] = {
         "response_id": parsed.response_id,
         "kind": parsed.kind.value,
@@ -210,14 +212,24 @@ def _prepare(
         k: v for k, v in raw.items() if v is not None and (v != "" or k in ("prompt", "response"))
     }
     stamp = data.get("created_at")
+    if isinstance(stamp, str) and _EPOCH_TEXT.fullmatch(stamp):  # a CSV cell, or quoted JSON
+        stamp = float(stamp)
     if isinstance(stamp, int | float) and not isinstance(stamp, bool):
         data["created_at"] = _from_epoch(stamp)
+    elif isinstance(stamp, datetime):
+        data["created_at"] = utc(stamp)
     context = data.get("context")
     if isinstance(context, list) and all(isinstance(v, str) for v in context):
         # RAG logs often keep retrieved passages as a list: store one text, blank-line separated.
         data["context"] = "\n\n".join(context)
-    _check_text(data, limits, text_fields)
+    try:
+        _check_text(data, limits, text_fields)
+    except RecursionError:
+        raise FieldProblem(None, "nested too deeply to store") from None
     return data
+
+
+_EPOCH_TEXT = re.compile(r"[0-9]{1,16}(?:\.[0-9]+)?")
 
 
 def _from_epoch(value: float) -> datetime:
@@ -231,9 +243,16 @@ def _from_epoch(value: float) -> datetime:
 
 
 def _convert(data: dict[str, Any], shape: type[_S]) -> _S:
+    # Metadata is free JSON, checked by ``_check_text``; msgspec would turn integers beyond
+    # 64 bits into floats, so it does not see it.
+    metadata = data.get("metadata")
+    if metadata is not None and type(metadata) is not dict:
+        got = _WORDS.get(type(metadata).__name__.replace("list", "array"), "a value")
+        raise FieldProblem("metadata", f"expected an object, got {got}")
+    fields = {k: v for k, v in data.items() if k != "metadata"} if metadata is not None else data
     try:
         # strict=False: the coercions a CSV needs ("12.5" is a number, "7" a count).
-        return msgspec.convert(data, shape, strict=False)
+        return msgspec.convert(fields, shape, strict=False)
     except msgspec.ValidationError as exc:
         raise _problem(str(exc), data) from None
 
@@ -283,7 +302,12 @@ def parse_labels(
 
 def utc(value: datetime) -> datetime:
     """Naive timestamps in logs are UTC by convention; aware ones are converted."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59-05:00 is past the largest datetime in UTC
+        raise FieldProblem("created_at", "out of range once converted to UTC") from None
 
 
 def _check_text(
@@ -297,7 +321,12 @@ def _check_text(
     updated in place; nested containers are copied only when something in them changes.
     """
     for name, value in data.items():
-        if type(value) is str:
+        if not name.isascii() or "\x00" in name:
+            _check_str(f"{name!r} (a field name)", name)
+        kind = type(value)
+        if kind is int or kind is bool:
+            continue
+        if kind is str:
             if name in fields and len(value) > limits.max_field_chars:
                 raise FieldProblem(
                     name,
@@ -336,7 +365,13 @@ def _storable(name: str, value: Any) -> Any:
         for key, inner in value.items():
             if type(key) is not str:
                 raise FieldProblem(name, f"object keys must be text, got {type(key).__name__}")
-            _check_str(f"{name} (a key)", key)
+            if not key.isascii() or "\x00" in key:
+                _check_str(f"{name} (a key)", key)
+            inner_kind = type(inner)
+            if inner_kind is int or inner_kind is bool or inner is None:
+                continue  # the common scalars, without a call
+            if inner_kind is str and inner.isascii() and "\x00" not in inner:
+                continue
             new = _storable(f"{name}.{key}", inner)
             if new is not inner:
                 out = out if out is not None else dict(value)

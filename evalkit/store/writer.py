@@ -55,43 +55,50 @@ class Writer:
         """
         result = WriteResult()
         table = RESPONSES
-        fresh = self._split_known(
-            table, {r.id: (r.content_hash, r) for r in _first_of_each(records, result)}, result
-        )
+        firsts: dict[str, tuple[str, ResponseRecord]] = {}
+        repeats = _first_of_each(((r.id, r.content_hash, r) for r in records), firsts)
+        fresh, stored_hash = self._split_known(table, firsts, result)
         # A record's fields are its columns ("metadata" included).
         self._insert_new(table, [msgspec.structs.asdict(r) for r in fresh], result)
+        _settle_repeats(repeats, firsts, stored_hash, result)
         if rekey_conflicts and result.conflicts:
             self._rekey(records, result)
         return result
 
     def _rekey(self, records: Sequence[ResponseRecord], result: WriteResult) -> None:
-        table = RESPONSES
-        taken = {rid for rid, _ in result.conflicts}
-        stmt = select(table.c.id, table.c.content_hash).where(table.c.id.in_(sorted(taken)))
-        stored_hash = {row.id: row.content_hash for row in self._conn.execute(stmt)}
+        conflicts = result.conflicts
+        keys = set(conflicts)
         moved: dict[tuple[str, str], ResponseRecord] = {}
         for r in records:
-            if r.id in taken and r.content_hash != stored_hash.get(r.id):
-                moved.setdefault(
-                    (r.id, r.content_hash),
-                    msgspec.structs.replace(
-                        r,
-                        id=f"{r.id}#{r.content_hash[:8]}",
-                        metadata={**r.metadata, "source_id": r.id},
-                    ),
+            key = (r.id, r.content_hash)
+            if key in keys and key not in moved:
+                # Ids are at most 128 characters: shorten the original to fit the suffix.
+                new_id = f"{r.id[: 128 - 9]}#{r.content_hash[:8]}"
+                moved[key] = msgspec.structs.replace(
+                    r, id=new_id, metadata={**r.metadata, "source_id": r.id}
                 )
         second = self.add_responses(list(moved.values()))
-        result.conflicts = second.conflicts
-        result.stored.extend(second.stored)
-        result.duplicates.extend(second.duplicates)
         settled = set(second.stored) | set(second.duplicates)
         result.rekeyed = {key: new.id for key, new in moved.items() if new.id in settled}
+        result.stored.extend(second.stored)
+        result.duplicates.extend(second.duplicates)
+        # Further items with a moved key repeat the one just stored: duplicates of it.
+        result.conflicts = list(second.conflicts)
+        for key in conflicts:
+            if key in result.rekeyed:
+                if key in keys:
+                    keys.discard(key)  # its first occurrence was counted by the second pass
+                else:
+                    result.duplicates.append(key[0])
+            else:
+                result.conflicts.append(key)
 
     def add_feedback(self, events: Sequence[FeedbackEvent], hashes: Sequence[str]) -> WriteResult:
         result = WriteResult()
         by_id: dict[str, tuple[str, FeedbackEvent]] = {}
-        for event, digest in zip(events, hashes, strict=True):
-            _classify_repeat(by_id, event.id, digest, event, result)
+        repeats = _first_of_each(
+            ((e.id, digest, e) for e, digest in zip(events, hashes, strict=True)), by_id
+        )
         existing_responses = self._existing_ids(
             RESPONSES,
             {e.response_id for _, e in by_id.values()},
@@ -102,9 +109,10 @@ class Writer:
                 known[fid] = (digest, event)
             else:
                 result.unknown.append((fid, digest))
-        fresh = self._split_known(FEEDBACK, known, result)
+        fresh, stored_hash = self._split_known(FEEDBACK, known, result)
         rows = [mappers.feedback_to_row(e, known[e.id][0]) for e in fresh]
         self._insert_new(FEEDBACK, rows, result)
+        _settle_repeats(repeats, by_id, stored_hash, result)
         return result
 
     def add_labels(self, labels: Sequence[LabelRecord]) -> WriteResult:
@@ -172,8 +180,11 @@ class Writer:
 
     def _split_known(
         self, table: Table, candidates: dict[str, tuple[str, Any]], result: WriteResult
-    ) -> list[Any]:
-        """Drop candidates whose id is stored already, as duplicates or conflicts."""
+    ) -> tuple[list[Any], dict[str, str]]:
+        """Drop candidates whose id is stored already, as duplicates or conflicts.
+
+        Returns the new candidates and the content hash of each id found in the store.
+        """
         stored_hash: dict[str, str] = {}
         for chunk in _chunks(list(candidates), LOOKUP_CHUNK):
             stored_hash.update(select_by_ids(self._conn, table, ("id", "content_hash"), chunk))
@@ -185,7 +196,7 @@ class Writer:
                 result.duplicates.append(cid)
             else:
                 result.conflicts.append((cid, digest))
-        return fresh
+        return fresh, stored_hash
 
     def _insert_new(
         self, table: Table, rows: Sequence[Mapping[str, Any]], result: WriteResult
@@ -209,23 +220,38 @@ class Writer:
                     result.conflicts.append((rid, wanted[rid]))
 
 
-def _first_of_each(records: Sequence[ResponseRecord], result: WriteResult) -> list[ResponseRecord]:
-    by_id: dict[str, tuple[str, ResponseRecord]] = {}
-    for record in records:
-        _classify_repeat(by_id, record.id, record.content_hash, record, result)
-    return [record for _, record in by_id.values()]
+def _first_of_each(
+    items: Iterable[tuple[str, str, Any]], firsts: dict[str, tuple[str, Any]]
+) -> list[tuple[str, str]]:
+    """Keep the first item of each id in ``firsts``; return (id, hash) of every later one."""
+    repeats = []
+    for item_id, digest, item in items:
+        if item_id in firsts:
+            repeats.append((item_id, digest))
+        else:
+            firsts[item_id] = (digest, item)
+    return repeats
 
 
-def _classify_repeat(
-    seen: dict[str, tuple[str, Any]], item_id: str, digest: str, item: Any, result: WriteResult
+def _settle_repeats(
+    repeats: Sequence[tuple[str, str]],
+    firsts: Mapping[str, tuple[str, Any]],
+    stored_hash: Mapping[str, str],
+    result: WriteResult,
 ) -> None:
-    """The same id twice in one batch: a duplicate if the content matches, else a conflict."""
-    if item_id not in seen:
-        seen[item_id] = (digest, item)
-    elif seen[item_id][0] == digest:
-        result.duplicates.append(item_id)
-    else:
-        result.conflicts.append((item_id, digest))
+    """A later item with an id seen earlier in the batch is judged against what the store holds
+    for that id once the batch is in: the same content is a duplicate, other content a conflict
+    (and a repeat of a feedback event for an unknown response is unknown too)."""
+    unknown = {key[0] for key in result.unknown}
+    for item_id, digest in repeats:
+        if item_id in unknown:
+            result.unknown.append((item_id, digest))
+            continue
+        final = stored_hash.get(item_id, firsts[item_id][0])
+        if digest == final:
+            result.duplicates.append(item_id)
+        else:
+            result.conflicts.append((item_id, digest))
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:

@@ -51,6 +51,7 @@ def test_worker_processes_match_the_in_process_path(tmp_path, store_url):
     in_process, pooled = reports
     assert (pooled.read, pooled.stored, pooled.invalid, pooled.conflicts) == (600, 596, 3, 1)
     assert pooled.redactions == in_process.redactions == {"email": 596}
+
     def errors(report):
         return [(e.location, e.field, e.message, e.record_id) for e in report.errors]
 

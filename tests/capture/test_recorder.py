@@ -208,9 +208,8 @@ def test_invalid_records_are_rejected_alone_and_reported(db, settings, recorders
     assert rec.flush(timeout=30) and get_response(db, later) is not None
 
 
-def test_a_record_the_store_refuses_fails_alone(db, settings, recorders):
-    if db.dialect != "postgresql":
-        pytest.skip("SQLite stores NUL characters; only PostgreSQL refuses them")
+def test_a_record_no_store_can_hold_fails_alone(db, settings, recorders):
+    """NUL characters: PostgreSQL refuses them, so validation turns them away on both stores."""
     errors: list[RecordError] = []
     rec = recorders(settings, flush_interval=60, on_error=errors.append)
     before = rec.record(response="before")
@@ -361,9 +360,10 @@ def test_records_wait_out_a_store_that_cannot_be_opened_and_are_written_once_it_
         db.dispose()
 
 
+# Needs a server whose connections can be cut and refused: PostgreSQL only.
+@pytest.mark.postgres
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
 def test_writes_resume_after_the_database_goes_away_mid_stream(db, settings, recorders):
-    if db.dialect != "postgresql":
-        pytest.skip("needs a server whose connections can be cut and refused: PostgreSQL")
     rec = recorders(settings, flush_interval=60)
     first = rec.record(response="before the outage")
     assert rec.flush(timeout=30)  # the writer has an open, working store
