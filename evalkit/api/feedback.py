@@ -9,8 +9,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from evalkit.api.auth import require_token
 from evalkit.api.body import ingest_answers_doc, records_body, request_body_doc
 from evalkit.api.deps import get_db, get_settings
-from evalkit.api.schemas import IngestResult, ingest_status
-from evalkit.capture.ingest import IngestOptions, Ingestor
+from evalkit.api.schemas import IngestResult, ingest_request
 from evalkit.capture.validate import FeedbackInput
 from evalkit.settings import Settings
 from evalkit.store.database import Database
@@ -52,7 +51,4 @@ def post_feedback(
     others are stored; re-sending stored events is harmless. `?strict=true` stores nothing if
     any event is rejected. Corrections and comments are PII-redacted before storing.
     """
-    options = IngestOptions(kind="feedback", strict=strict)
-    report = Ingestor(db, settings, options).ingest_records(records, source="request")
-    response.status_code = ingest_status(report)
-    return IngestResult.from_report(report)
+    return ingest_request(db, settings, records, "feedback", strict=strict, response=response)

@@ -6,12 +6,12 @@ from typing import Annotated, Any
 
 import msgspec
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+from pydantic import BaseModel
 
 from evalkit.api.auth import require_token
 from evalkit.api.body import ingest_answers_doc, records_body, request_body_doc
 from evalkit.api.deps import get_db, get_settings
-from evalkit.api.schemas import IngestResult, Problem, ResponseOut, ingest_status
-from evalkit.capture.ingest import IngestOptions, Ingestor
+from evalkit.api.schemas import IngestResult, Problem, ResponseOut, ingest_request
 from evalkit.capture.validate import ResponseInput
 from evalkit.settings import Settings
 from evalkit.store.database import Database
@@ -65,10 +65,7 @@ def post_responses(
     Field names are those of the ingest files; unknown fields are kept in `metadata`. Answers
     201 when something was stored, 200 when everything was already there.
     """
-    options = IngestOptions(kind="responses", strict=strict)
-    report = Ingestor(db, settings, options).ingest_records(records, source="request")
-    response.status_code = ingest_status(report)
-    return IngestResult.from_report(report)
+    return ingest_request(db, settings, records, "responses", strict=strict, response=response)
 
 
 @router.get(
@@ -77,7 +74,7 @@ def post_responses(
     responses={401: {"model": Problem}, 404: {"model": Problem}},
     summary="Read one stored response",
 )
-def get_one_response(response_id: str, db: Annotated[Database, Depends(get_db)]) -> ResponseOut:
+def get_one_response(response_id: str, db: Annotated[Database, Depends(get_db)]) -> BaseModel:
     """The response as stored: PII already redacted, timestamps in UTC (ISO 8601)."""
     record = get_response(db, response_id)
     if record is None:

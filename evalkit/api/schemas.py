@@ -10,9 +10,14 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import msgspec
+from fastapi import Response
 from pydantic import BaseModel, Field, create_model
 
+from evalkit.capture.ingest import IngestOptions, Ingestor
+from evalkit.capture.prepare import Kind
 from evalkit.records import IngestReport, RecordError, ResponseRecord
+from evalkit.settings import Settings
+from evalkit.store.database import Database
 
 
 class Problem(BaseModel):
@@ -64,6 +69,23 @@ class IngestResult(BaseModel):
             errors=errors,
             redactions=dict(report.redactions),
         )
+
+
+def ingest_request(
+    db: Database,
+    settings: Settings,
+    records: list[Any],
+    kind: Kind,
+    *,
+    strict: bool,
+    response: Response,
+) -> IngestResult:
+    """The one use case behind both POST routes: ingest the records, answer with the report."""
+    report = Ingestor(db, settings, IngestOptions(kind=kind, strict=strict)).ingest_records(
+        records, source="request"
+    )
+    response.status_code = ingest_status(report)
+    return IngestResult.from_report(report)
 
 
 def ingest_status(report: IngestReport) -> int:

@@ -169,7 +169,8 @@ class Database:
         try:
             yield
         except (OperationalError, InterfaceError, InternalError, PoolTimeout) as exc:
-            raise StoreError(f"the store at {self.engine.url!r} failed: {exc.orig or exc}") from exc
+            cause = getattr(exc, "orig", None) or exc
+            raise StoreError(f"the store at {self.engine.url!r} failed: {cause}") from exc
 
     def dispose(self) -> None:
         self.engine.dispose()
