@@ -18,8 +18,9 @@ from typing import Any
 import msgspec
 
 from evalkit.capture.parallel import prepare_stream
-from evalkit.capture.prepare import Kind, PrepareContext, add_counts
-from evalkit.capture.readers import FileProblem, RawItem, Reader, detect_format
+from evalkit.capture.prepare import Kind, PrepareContext, PreparedChunk
+from evalkit.capture.readers import FileProblem, LineBlock, RawItem, Reader, detect_format
+from evalkit.capture.redact_record import add_counts
 from evalkit.capture.validate import Limits
 from evalkit.errors import UsageError
 from evalkit.records import (
@@ -27,7 +28,6 @@ from evalkit.records import (
     IngestReport,
     LabelRecord,
     RecordError,
-    ResponseRecord,
     utcnow,
 )
 from evalkit.settings import Settings
@@ -72,32 +72,60 @@ class _StrictRollback(Exception):
     pass
 
 
-@dataclass(frozen=True)
-class _Where:
-    source: str
-    location: str
-    index: int | None
-
-
 @dataclass
 class _Pending:
-    """Parsed records waiting for the next batch write, with where each came from."""
+    """Prepared records waiting for the next batch write, with where each came from.
 
-    responses: list[ResponseRecord] = field(default_factory=list)
-    feedback: list[FeedbackEvent] = field(default_factory=list)
-    feedback_hashes: list[str] = field(default_factory=list)
-    #: labels with the content hash of the record they belong to (ids may repeat in datasets)
-    labels: list[tuple[str, LabelRecord]] = field(default_factory=list)
-    #: (id, content hash) -> where each record with that key came from, in input order
-    where: dict[tuple[str, str], list[_Where]] = field(default_factory=dict)
+    The lists named per record line up: ``places`` with ``rows`` (responses) or ``events``
+    (feedback), and ``labels`` with ``rows`` in a labelled import.
+    """
 
-    def blame(self, key: tuple[str, str]) -> _Where:
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    events: list[FeedbackEvent] = field(default_factory=list)
+    event_hashes: list[str] = field(default_factory=list)
+    labels: list[list[LabelRecord]] = field(default_factory=list)
+    #: (source, location, index)
+    places: list[tuple[str, str, int | None]] = field(default_factory=list)
+    _blamed: dict[tuple[str, str], list[tuple[str, str, int | None]]] | None = None
+
+    def add(self, chunk: PreparedChunk) -> None:
+        self.rows += chunk.rows
+        self.events += chunk.events
+        self.event_hashes += chunk.event_hashes
+        self.labels += chunk.labels
+        source = chunk.source
+        self.places += [(source, location, index) for location, index in chunk.places]
+
+    def take(self, n: int) -> _Pending:
+        """The first ``n`` records as a batch of their own; they leave this one."""
+        batch = _Pending(
+            self.rows[:n],
+            self.events[:n],
+            self.event_hashes[:n],
+            self.labels[:n],
+            self.places[:n],
+        )
+        del self.rows[:n], self.events[:n], self.event_hashes[:n], self.labels[:n]
+        del self.places[:n]
+        return batch
+
+    def keys(self) -> list[tuple[str, str]]:
+        """(id, content hash) of each record, in order."""
+        if self.rows:
+            return [(row[0], row[-1]) for row in self.rows]
+        return [(e.id, h) for e, h in zip(self.events, self.event_hashes, strict=True)]
+
+    def blame(self, key: tuple[str, str]) -> tuple[str, str, int | None]:
         """Where the next not-yet-blamed record with this key came from."""
-        places = self.where.get(key)
-        return places.pop(0) if places else _Where("?", "?", None)
+        if self._blamed is None:  # built on the first conflict only: most batches have none
+            self._blamed = {}
+            for k, place in zip(self.keys(), self.places, strict=True):
+                self._blamed.setdefault(k, []).append(place)
+        places = self._blamed.get(key)
+        return places.pop(0) if places else ("?", "?", None)
 
     def __len__(self) -> int:
-        return len(self.responses) + len(self.feedback)
+        return len(self.places)
 
 
 class Ingestor:
@@ -126,7 +154,7 @@ class Ingestor:
         paths = [Path(p) for p in paths]
         workers = self._workers(paths)
         # Usage errors (missing file, unknown format) before anything is stored:
-        readers = [self._reader(p, decode=workers <= 1) for p in paths]
+        readers = [self._reader(p) for p in paths]
         items = self._file_items(readers, progress)
         source = ", ".join(str(p) for p in paths)
         return self._run(items, source, audit=True, workers=workers)
@@ -163,32 +191,33 @@ class Ingestor:
 
     # -- pipeline ----------------------------------------------------------------------------
 
-    def _reader(self, path: Path, *, decode: bool) -> Reader:
+    def _reader(self, path: Path) -> Reader:
         return Reader(
             path,
             detect_format(path, self.options.fmt),
             max_record_bytes=self.settings.max_record_bytes,
-            decode=decode,
         )
 
     def _file_items(
         self, readers: Sequence[Reader], progress: Progress | None
-    ) -> Iterator[tuple[str, RawItem | FileProblem]]:
+    ) -> Iterator[tuple[str, RawItem | LineBlock | FileProblem]]:
         for reader in readers:
             name = str(reader.path)
-            seen = 0
+            seen = False
             try:
                 for item in reader:
-                    if seen == 0:
+                    if not seen:
+                        if isinstance(item, LineBlock) and item.blank:
+                            continue
                         self._check_columns(reader)
-                    seen += 1
+                        seen = True
                     if progress is not None:
                         progress(name, item.progress, reader.total)
                     yield name, item
             except FileProblem as problem:
                 yield name, problem
                 continue
-            if seen == 0:
+            if not seen:
                 yield name, FileProblem(f"{name}: the file has no records")
 
     def _check_columns(self, reader: Reader) -> None:
@@ -205,7 +234,7 @@ class Ingestor:
 
     def _run(
         self,
-        items: Iterable[tuple[str, RawItem | FileProblem]],
+        items: Iterable[tuple[str, RawItem | LineBlock | FileProblem]],
         source: str,
         *,
         audit: bool,
@@ -214,39 +243,42 @@ class Ingestor:
     ) -> IngestReport:
         started = self.clock()
         report = IngestReport()
-        keys: list[tuple[str, str] | None] = []  # per input record: (id, hash), None if invalid
+        stored_keys: list[tuple[tuple[str, str], int | None]] = []  # (id, hash), input index
         turned_away: list[tuple[str, str]] = []  # conflicts and unknown references
-        received_at = started
+
+        def flush(writer: Writer, batch: _Pending) -> None:
+            if collect_ids:
+                stored_keys.extend(
+                    zip(batch.keys(), (index for _, _, index in batch.places), strict=True)
+                )
+            self._flush(writer, batch, report, turned_away)
+
         try:
             if self.options.strict:
                 with self.db.writer() as writer:
                     self._consume(
-                        items,
-                        report,
-                        received_at,
-                        keys,
-                        lambda pending: self._flush(writer, pending, report, turned_away),
-                        workers,
+                        items, report, lambda batch: flush(writer, batch), workers, started
                     )
                     if report.errors:
                         raise _StrictRollback
             else:
 
-                def flush(pending: _Pending) -> None:
-                    with self.db.writer() as w:
-                        self._flush(w, pending, report, turned_away)
+                def flush_one(batch: _Pending) -> None:
+                    with self.db.writer() as writer:
+                        flush(writer, batch)
 
-                self._consume(items, report, received_at, keys, flush, workers)
+                self._consume(items, report, flush_one, workers, started)
         except _StrictRollback:
             report.rolled_back = True
             report.stored = 0
             report.labels_stored = 0
         if collect_ids:
-            rejected = set(turned_away)
-            report.ids = [
-                None if key is None or key in rejected or report.rolled_back else key[0]
-                for key in keys
-            ]
+            report.ids = [None] * report.read
+            if not report.rolled_back:
+                rejected = set(turned_away)
+                for key, index in stored_keys:
+                    if index is not None and key not in rejected:
+                        report.ids[index] = key[0]
         if audit:
             record_ingest_run(
                 self.db,
@@ -260,51 +292,31 @@ class Ingestor:
 
     def _consume(
         self,
-        items: Iterable[tuple[str, RawItem | FileProblem]],
+        items: Iterable[tuple[str, RawItem | LineBlock | FileProblem]],
         report: IngestReport,
-        received_at: datetime,
-        keys: list[tuple[str, str] | None],
         flush: Callable[[_Pending], None],
         workers: int,
+        received_at: datetime,
     ) -> None:
         ctx = PrepareContext(
             kind=self.options.kind,
             limits=self.limits,
             received_at=received_at,
+            max_record_bytes=self.settings.max_record_bytes,
             mapping=dict(self.options.mapping),
             redact_kinds=self.settings.redact_kinds if self.settings.redact_enabled else None,
             label_source=self.options.label_source,
         )
         pending = _Pending()
         batch_size = self.settings.batch_size
-        for outcome in prepare_stream(items, ctx, workers=workers):
-            if outcome.file_problem is not None:
-                report.errors.append(
-                    RecordError(outcome.source, "file", None, outcome.file_problem)
-                )
-                report.invalid += 1
-                continue
-            report.read += 1
-            if outcome.redactions:
-                add_counts(report.redactions, outcome.redactions)
-            if outcome.error is not None or outcome.key is None:
-                report.invalid += 1
-                if outcome.error is not None:
-                    report.errors.append(outcome.error)
-                keys.append(None)
-                continue
-            if outcome.event is not None:
-                pending.feedback.append(outcome.event)
-                pending.feedback_hashes.append(outcome.key[1])
-            elif outcome.record is not None:
-                pending.responses.append(outcome.record)
-                pending.labels.extend((outcome.key[1], label) for label in outcome.labels)
-            where = _Where(outcome.source, outcome.location, outcome.index)
-            pending.where.setdefault(outcome.key, []).append(where)
-            keys.append(outcome.key)
-            if len(pending) >= batch_size:
-                flush(pending)
-                pending = _Pending()
+        for chunk in prepare_stream(items, ctx, workers=workers):
+            report.read += chunk.read
+            report.invalid += len(chunk.errors)
+            report.errors += chunk.errors
+            add_counts(report.redactions, chunk.redactions)
+            pending.add(chunk)
+            while len(pending) >= batch_size:
+                flush(pending.take(batch_size))
         if len(pending):
             flush(pending)
 
@@ -316,23 +328,25 @@ class Ingestor:
         turned_away: list[tuple[str, str]],
     ) -> None:
         if self.options.kind == "feedback":
-            result = writer.add_feedback(pending.feedback, pending.feedback_hashes)
+            result = writer.add_feedback(pending.events, pending.event_hashes)
             self._account(result, pending, report, "feedback event", turned_away)
             return
         labelled = self.options.kind == "labelled"
-        # Third-party datasets reuse ids for different records: keep both (see add_responses).
-        result = writer.add_responses(pending.responses, rekey_conflicts=labelled)
+        # Third-party datasets reuse ids for different records: keep both (see add_response_rows).
+        result = writer.add_response_rows(pending.rows, rekey_conflicts=labelled)
         self._account(result, pending, report, "response", turned_away)
         report.rekeyed += len(result.rekeyed)
         if labelled:
             unsettled = {rid for rid, _ in result.conflicts}
             labels = []
-            for digest, label in pending.labels:
-                moved = result.rekeyed.get((label.response_id, digest))
+            for (rid, digest), record_labels in zip(pending.keys(), pending.labels, strict=True):
+                moved = result.rekeyed.get((rid, digest))
                 if moved is not None:
-                    labels.append(msgspec.structs.replace(label, response_id=moved))
-                elif label.response_id not in unsettled:
-                    labels.append(label)
+                    labels += [
+                        msgspec.structs.replace(label, response_id=moved) for label in record_labels
+                    ]
+                elif rid not in unsettled:
+                    labels += record_labels
             report.labels_stored += len(writer.add_labels(labels).stored)
 
     def _account(
@@ -351,22 +365,20 @@ class Ingestor:
         )
         for key in result.conflicts:
             report.conflicts += 1
-            where = pending.blame(key)
-            report.errors.append(
-                RecordError(where.source, where.location, "id", message, key[0], index=where.index)
-            )
-        targets = {e.id: e.response_id for e in pending.feedback} if result.unknown else {}
+            source, location, index = pending.blame(key)
+            report.errors.append(RecordError(source, location, "id", message, key[0], index=index))
+        targets = {e.id: e.response_id for e in pending.events} if result.unknown else {}
         for key in result.unknown:
             report.unknown_response += 1
-            where = pending.blame(key)
+            source, location, index = pending.blame(key)
             report.errors.append(
                 RecordError(
-                    where.source,
-                    where.location,
+                    source,
+                    location,
                     "response_id",
                     f"no stored response has id {targets.get(key[0], key[0])!r}",
                     key[0],
-                    index=where.index,
+                    index=index,
                 )
             )
         turned_away.extend(result.conflicts + result.unknown)

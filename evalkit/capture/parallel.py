@@ -1,9 +1,10 @@
-"""Preparing items in worker processes while the main process reads and writes.
+"""Preparing records in worker processes while the main process reads and writes.
 
 Decoding, validation, hashing and redaction are pure Python and CPU-bound; the store takes one
-writer at a time. So for large inputs the main process reads lines, hands them to a pool in
-chunks and writes what comes back, in input order, while the workers prepare the next chunks.
-Only a bounded number of chunks is in flight, so memory stays flat however large the file.
+writer at a time. So for large inputs the main process reads blocks of the input, hands them
+to a pool and writes the storage rows that come back, in input order, while the workers
+prepare the next blocks. Only a bounded number of payloads is in flight, so memory stays flat
+however large the file.
 """
 
 from __future__ import annotations
@@ -18,38 +19,60 @@ from contextlib import contextmanager
 
 import msgspec
 
-from evalkit.capture.prepare import PrepareContext, Prepared, Preparer
-from evalkit.capture.readers import FileProblem, RawItem
+from evalkit.capture.prepare import Payload, PrepareContext, PreparedChunk, Preparer
+from evalkit.capture.readers import FileProblem, LineBlock, RawItem
 
-Item = tuple[str, RawItem | FileProblem]
+Item = tuple[str, RawItem | LineBlock | FileProblem]
 
+#: Decoded items (CSV and Parquet rows, in-memory records) per payload.
 CHUNK = 256
-IN_FLIGHT_PER_WORKER = 4
+IN_FLIGHT_PER_WORKER = 3
 
 _preparer: Preparer | None = None
 
 
 def prepare_stream(
     items: Iterable[Item], ctx: PrepareContext, *, workers: int
-) -> Iterator[Prepared]:
-    """Prepared items in input order; file problems pass through where they occurred."""
+) -> Iterator[PreparedChunk]:
+    """Prepared chunks in input order; file problems stay where they occurred."""
     if workers <= 1:
         preparer = Preparer(ctx)
-        for source, item in items:
-            yield _prepare_one(preparer, source, item)
+        for source, payload in payloads(items):
+            yield preparer(source, payload)
         return
     with _pool(workers, ctx) as pool:
-        pending: deque[Future[bytes | list[Prepared]]] = deque()
+        pending: deque[Future[bytes | PreparedChunk]] = deque()
         try:
-            for chunk in _chunks(items):
-                pending.append(pool.submit(_prepare_chunk, chunk))
+            for source, payload in payloads(items):
+                pending.append(pool.submit(_prepare, source, payload))
                 while len(pending) >= workers * IN_FLIGHT_PER_WORKER:
-                    yield from _decode(pending.popleft().result())
+                    yield _decode(pending.popleft().result())
             while pending:
-                yield from _decode(pending.popleft().result())
+                yield _decode(pending.popleft().result())
         finally:
             for future in pending:
                 future.cancel()
+
+
+def payloads(items: Iterable[Item]) -> Iterator[tuple[str, Payload]]:
+    """Group a stream into payloads of one source each: a ``LineBlock`` alone, other items in
+    lists of up to ``CHUNK``, order kept."""
+    group: list[RawItem | FileProblem] = []
+    group_source = ""
+    for source, item in items:
+        if group and (source != group_source or isinstance(item, LineBlock)):
+            yield group_source, group
+            group = []
+        if isinstance(item, LineBlock):
+            yield source, item
+            continue
+        group_source = source
+        group.append(item)
+        if len(group) >= CHUNK:
+            yield source, group
+            group = []
+    if group:
+        yield group_source, group
 
 
 @contextmanager
@@ -73,41 +96,23 @@ def _pool(workers: int, ctx: PrepareContext) -> Iterator[ProcessPoolExecutor]:
         yield pool
 
 
-def _chunks(items: Iterable[Item]) -> Iterator[list[Item]]:
-    chunk: list[Item] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= CHUNK:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 def _start(ctx: PrepareContext) -> None:
     global _preparer
     _preparer = Preparer(ctx)
 
 
-def _prepare_chunk(chunk: list[Item]) -> bytes | list[Prepared]:
+def _prepare(source: str, payload: Payload) -> bytes | PreparedChunk:
     assert _preparer is not None
-    prepared = [_prepare_one(_preparer, source, item) for source, item in chunk]
+    chunk = _preparer(source, payload)
     try:
-        return _ENCODE(prepared)
-    except OverflowError:  # an integer beyond 64 bits in metadata: pickle keeps it exact
-        return prepared
+        return _ENCODE(chunk)
+    except OverflowError:  # an integer beyond 64 bits in an event's metadata: pickle keeps it
+        return chunk
 
 
-def _decode(result: bytes | list[Prepared]) -> list[Prepared]:
+def _decode(result: bytes | PreparedChunk) -> PreparedChunk:
     return _DECODE(result) if isinstance(result, bytes) else result
 
 
-def _prepare_one(preparer: Preparer, source: str, item: RawItem | FileProblem) -> Prepared:
-    if isinstance(item, FileProblem):
-        message = str(item).removeprefix(f"{source}: ")
-        return Prepared(source, "file", None, file_problem=message)
-    return preparer(source, item)
-
-
 _ENCODE = msgspec.msgpack.Encoder().encode
-_DECODE = msgspec.msgpack.Decoder(list[Prepared]).decode
+_DECODE = msgspec.msgpack.Decoder(PreparedChunk).decode

@@ -1,22 +1,25 @@
-"""Preparing one raw item for storage: decode, map, validate, hash, redact.
+"""Preparing raw items for storage: decode, map, validate, hash, redact, lay out as rows.
 
-Everything here is a pure function of the item and a small, picklable ``PrepareContext``, so the
+Everything here is a pure function of the items and a small, picklable ``PrepareContext``, so the
 same code runs in the ingesting process or in worker processes (``capture.parallel``) while the
-main process reads and writes. What comes out is a ``Prepared``: the record ready to store, or
-the error that names its field.
+main process reads and writes. Items are prepared a run at a time (a ``LineBlock`` of JSONL, or
+a list of decoded items) into one ``PreparedChunk``: storage rows for the valid records, the
+errors that name the field of the invalid ones. The writing process then only extends lists.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 import msgspec
 
-from evalkit.capture.readers import RawItem, decode_line
+from evalkit.capture.fast_decode import fast_parse_response
+from evalkit.capture.readers import FileProblem, LineBlock, RawItem, decode_line
 from evalkit.capture.redact import Redactor
+from evalkit.capture.redact_record import add_counts, redact_record
 from evalkit.capture.validate import (
     FieldProblem,
     Limits,
@@ -25,8 +28,11 @@ from evalkit.capture.validate import (
     parse_response,
 )
 from evalkit.records import FeedbackEvent, LabelRecord, RecordError, ResponseRecord
+from evalkit.store.mappers import response_row
 
 Kind = Literal["responses", "feedback", "labelled"]
+#: What is prepared at a time: a block of JSONL lines, or decoded items and file problems.
+Payload = LineBlock | list[RawItem | FileProblem]
 
 
 @dataclass(frozen=True)
@@ -36,50 +42,84 @@ class PrepareContext:
     kind: Kind
     limits: Limits
     received_at: datetime
+    max_record_bytes: int
     mapping: Mapping[str, str] = field(default_factory=dict)
     #: None: redaction off
     redact_kinds: tuple[str, ...] | None = None
     label_source: str | None = None
 
 
-class Prepared(msgspec.Struct, frozen=True):
-    """One input item, ready to store (``record``/``event``) or turned away (``error``).
+class PreparedChunk(msgspec.Struct, array_like=True):
+    """A run of items from one source, prepared, in input order.
 
-    A msgspec struct so that worker processes can send chunks of them back as MessagePack,
-    several times cheaper to encode and decode than pickle.
+    Lists named per valid record (``places``, ``rows`` or ``events``, ``labels``) line up with
+    each other. A msgspec struct so that worker processes send it back as MessagePack, several
+    times cheaper to encode and decode than pickle.
     """
 
     source: str
-    location: str
-    index: int | None
-    #: (id, content hash) of a valid item
-    key: tuple[str, str] | None = None
-    record: ResponseRecord | None = None
-    event: FeedbackEvent | None = None
-    labels: tuple[LabelRecord, ...] = ()
-    error: RecordError | None = None
-    redactions: dict[str, int] | None = None
-    #: the whole file could not be read (then ``location`` is "file")
-    file_problem: str | None = None
+    #: records read, valid or not (file problems are not records)
+    read: int = 0
+    #: per valid record: (location, 0-based index of an in-memory batch)
+    places: list[tuple[str, int | None]] = msgspec.field(default_factory=list)
+    #: per valid response: its storage row (``store.mappers.response_row``)
+    rows: list[tuple[Any, ...]] = msgspec.field(default_factory=list)
+    #: per valid feedback event, with its content hash
+    events: list[FeedbackEvent] = msgspec.field(default_factory=list)
+    event_hashes: list[str] = msgspec.field(default_factory=list)
+    #: per valid response of a labelled import: its labels
+    labels: list[list[LabelRecord]] = msgspec.field(default_factory=list)
+    #: invalid records and unreadable files, in input order
+    errors: list[RecordError] = msgspec.field(default_factory=list)
+    #: how many of ``errors`` are whole files that could not be read
+    file_problems: int = 0
+    redactions: dict[str, int] = msgspec.field(default_factory=dict)
 
 
 class Preparer:
-    """Prepares items under one context; build once, call per item."""
+    """Prepares payloads under one context; build once, call per payload."""
 
     def __init__(self, ctx: PrepareContext) -> None:
         self.ctx = ctx
         self.redactor = Redactor(ctx.redact_kinds) if ctx.redact_kinds is not None else None
+        # Undecoded JSONL lines of responses under evalkit's own field names may take the
+        # one-pass decoder; anything it is unsure of comes back to the careful path.
+        self._fast = ctx.kind == "responses" and not ctx.mapping
 
-    def __call__(self, source: str, item: RawItem) -> Prepared:
+    def __call__(self, source: str, payload: Payload) -> PreparedChunk:
+        chunk = PreparedChunk(source)
+        items: Iterable[RawItem | FileProblem] = (
+            payload.lines(self.ctx.max_record_bytes) if isinstance(payload, LineBlock) else payload
+        )
+        for item in items:
+            if isinstance(item, FileProblem):
+                message = str(item).removeprefix(f"{source}: ")
+                chunk.errors.append(RecordError(source, "file", None, message))
+                chunk.file_problems += 1
+                continue
+            chunk.read += 1
+            error = self._prepare(chunk, item)
+            if error is not None:
+                chunk.errors.append(error)
+        return chunk
+
+    def _prepare(self, chunk: PreparedChunk, item: RawItem) -> RecordError | None:
+        """Add the item to ``chunk`` if it is valid; else the error naming its field."""
         if item.raw is not None:
+            if self._fast:
+                record = fast_parse_response(
+                    item.raw, received_at=self.ctx.received_at, limits=self.ctx.limits
+                )
+                if record is not None:  # valid, only redaction is left: it takes any text
+                    self._add_response(chunk, item, record, ())
+                    return None
             item = decode_line(item)
         if item.data is None:
-            error = RecordError(
-                source, item.location, None, item.error or "unreadable", index=item.index
+            return RecordError(
+                chunk.source, item.location, None, item.error or "unreadable", index=item.index
             )
-            return Prepared(source, item.location, item.index, error=error)
         try:
-            return self._prepare(source, item, item.data)
+            self._validate(chunk, item, item.data)
         except (FieldProblem, RecursionError, OverflowError, ValueError, TypeError) as exc:
             # Validation names the field; anything else a record can still trigger deep in a
             # library is that record's problem too, never a reason to stop the whole ingest.
@@ -89,34 +129,30 @@ class Preparer:
                 else FieldProblem(None, f"cannot be processed ({type(exc).__name__}: {exc})")
             )
             rid = item.data.get("id")
-            error = RecordError(
-                source,
+            return RecordError(
+                chunk.source,
                 item.location,
                 self._field_name(problem.field),
                 problem.message,
                 rid if isinstance(rid, str) else None,
                 index=item.index,
             )
-            return Prepared(source, item.location, item.index, error=error)
+        return None
 
-    def _prepare(self, source: str, item: RawItem, raw: dict[str, Any]) -> Prepared:
+    def _validate(self, chunk: PreparedChunk, item: RawItem, raw: dict[str, Any]) -> None:
         ctx = self.ctx
         data = apply_mapping(raw, ctx.mapping) if ctx.mapping else raw
-        counts: dict[str, int] = {}
         if ctx.kind == "feedback":
             event, digest = parse_feedback(data, received_at=ctx.received_at, limits=ctx.limits)
             if self.redactor is not None and event.kind.value in ("correction", "comment"):
                 text, counts = self.redactor.redact(event.value)
                 if counts:
                     event = msgspec.structs.replace(event, value=text)
-            return Prepared(
-                source,
-                item.location,
-                item.index,
-                key=(event.id, digest),
-                event=event,
-                redactions=counts or None,
-            )
+                    add_counts(chunk.redactions, counts)
+            chunk.places.append((item.location, item.index))
+            chunk.events.append(event)
+            chunk.event_hashes.append(digest)
+            return
         labels_raw = None
         if ctx.kind == "labelled":
             data = dict(data)
@@ -134,33 +170,21 @@ class Preparer:
                     created_at=ctx.received_at,
                 )
             )
-        if self.redactor is not None:
-            record = self._redact(record, counts)
-        return Prepared(
-            source,
-            item.location,
-            item.index,
-            key=(record.id, record.content_hash),
-            record=record,
-            labels=labels,
-            redactions=counts or None,
-        )
+        self._add_response(chunk, item, record, labels)
 
-    def _redact(self, record: ResponseRecord, counts: dict[str, int]) -> ResponseRecord:
-        assert self.redactor is not None
-        update: dict[str, Any] = {}
-        for name in ("prompt", "context", "response"):
-            value = getattr(record, name)
-            if value:
-                text, found = self.redactor.redact(value)
-                if found:
-                    update[name] = text
-                    add_counts(counts, found)
-        if record.metadata:
-            metadata = redact_nested(record.metadata, self.redactor, counts)
-            if metadata is not record.metadata:
-                update["metadata"] = metadata
-        return msgspec.structs.replace(record, **update) if update else record
+    def _add_response(
+        self,
+        chunk: PreparedChunk,
+        item: RawItem,
+        record: ResponseRecord,
+        labels: tuple[LabelRecord, ...],
+    ) -> None:
+        if self.redactor is not None:
+            record = redact_record(record, self.redactor, chunk.redactions)
+        chunk.places.append((item.location, item.index))
+        chunk.rows.append(response_row(record))
+        if self.ctx.kind == "labelled":
+            chunk.labels.append(list(labels))
 
     def _field_name(self, name: str | None) -> str | None:
         if name is None:
@@ -187,31 +211,3 @@ def apply_mapping(raw: Mapping[str, Any], mapping: Mapping[str, str]) -> dict[st
         else:
             data[target] = value
     return data
-
-
-def add_counts(total: dict[str, int], counts: Mapping[str, int]) -> None:
-    for kind, n in counts.items():
-        total[kind] = total.get(kind, 0) + n
-
-
-def redact_nested(value: Any, redactor: Redactor, totals: dict[str, int]) -> Any:
-    """Redact every string inside a JSON value; containers are copied only if one changes."""
-    kind = type(value)
-    if kind is str:
-        text, counts = redactor.redact(value)
-        if not counts:
-            return value
-        add_counts(totals, counts)
-        return text
-    if kind is dict:
-        out = None
-        for key, inner in value.items():
-            new = redact_nested(inner, redactor, totals)
-            if new is not inner:
-                out = out if out is not None else dict(value)
-                out[key] = new
-        return value if out is None else out
-    if kind is list:
-        items = [redact_nested(v, redactor, totals) for v in value]
-        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
-    return value

@@ -42,7 +42,45 @@ class RawItem:
     error: str | None = None
     progress: int = 0  # bytes or rows consumed so far, for progress bars
     index: int | None = None  # 0-based position, for in-memory batches
-    raw: bytes | None = None  # an undecoded JSONL line (``Reader(decode=False)``)
+    raw: bytes | None = None  # an undecoded JSONL line (see ``LineBlock``)
+
+
+@dataclass(frozen=True)
+class LineBlock:
+    """Whole, undecoded JSONL lines, the first of them numbered ``first_line``.
+
+    JSONL is read in blocks of about a megabyte, not line by line: splitting and decoding
+    happen where the records are prepared (possibly a worker process), so the reading process
+    does almost nothing per record. Lines may be blank or longer than the record limit; whoever
+    splits the block checks (``lines``).
+    """
+
+    first_line: int
+    data: bytes
+    progress: int  # bytes consumed so far, for progress bars
+
+    @property
+    def blank(self) -> bool:
+        """Only blank lines (found at the first other byte, so cheap on real data)."""
+        return not self.data or self.data.isspace()
+
+    def lines(self, max_record_bytes: int) -> Iterator[RawItem]:
+        """The block's records as undecoded items; an over-long line is an item with an error."""
+        number = self.first_line - 1
+        for line in self.data.split(b"\n"):
+            number += 1
+            if len(line) > max_record_bytes:
+                yield RawItem(f"line {number}", None, _too_long(max_record_bytes), self.progress)
+            elif line.strip():
+                yield RawItem(f"line {number}", None, None, self.progress, raw=line)
+
+
+def _too_long(limit: int) -> str:
+    return f"record is over the limit of {limit:,} bytes (EVALKIT_MAX_RECORD_BYTES)"
+
+
+#: Bytes read at a time from a JSONL file.
+BLOCK_BYTES = 1 << 20
 
 
 _decode_json = msgspec.json.Decoder().decode
@@ -98,11 +136,13 @@ def detect_format(path: Path, explicit: str | None = None) -> str:
 
 
 class Reader:
-    """Iterates the raw records of one file; ``total`` is the unit count for a progress bar."""
+    """Iterates the raw records of one file; ``total`` is the unit count for a progress bar.
 
-    def __init__(self, path: Path, fmt: str, *, max_record_bytes: int, decode: bool = True) -> None:
-        """``decode=False`` leaves JSONL lines undecoded (``RawItem.raw``), so parsing can happen
-        in worker processes (``decode_line``)."""
+    JSONL comes as ``LineBlock``s (plus ``RawItem`` errors for lines too long to keep in
+    memory); CSV and Parquet as decoded ``RawItem``s.
+    """
+
+    def __init__(self, path: Path, fmt: str, *, max_record_bytes: int) -> None:
         if not path.exists():
             raise UsageError(f"{path}: no such file")
         if path.is_dir():
@@ -110,11 +150,10 @@ class Reader:
         self.path = path
         self.format = fmt
         self.max_record_bytes = max_record_bytes
-        self.decode = decode
         self.total = path.stat().st_size
         self.columns: list[str] | None = None
 
-    def __iter__(self) -> Iterator[RawItem]:
+    def __iter__(self) -> Iterator[RawItem | LineBlock]:
         if self.format == "jsonl":
             return self._jsonl()
         if self.format == "csv":
@@ -126,36 +165,33 @@ class Reader:
             return gzip.open(self.path, "rb")  # type: ignore[return-value]
         return self.path.open("rb")
 
-    def _jsonl(self) -> Iterator[RawItem]:
+    def _jsonl(self) -> Iterator[RawItem | LineBlock]:
         limit = self.max_record_bytes
         with self._open_binary() as fh:
-            number = 0
+            number = 1  # of the first line in ``carry``
             consumed = 0
-            while True:
-                line = fh.readline(limit + 1)
-                if not line:
-                    break
-                number += 1
-                consumed += len(line)
-                if len(line) > limit and not line.endswith(b"\n"):
-                    while True:  # skip the rest of the oversized line
-                        rest = fh.readline(1 << 20)
-                        consumed += len(rest)
-                        if not rest or rest.endswith(b"\n"):
-                            break
-                    yield RawItem(
-                        f"line {number}",
-                        None,
-                        f"record is over the limit of {limit:,} bytes (EVALKIT_MAX_RECORD_BYTES)",
-                        consumed,
-                    )
-                    continue
-                if number == 1 and line.startswith(b"\xef\xbb\xbf"):  # UTF-8 byte order mark
-                    line = line[3:]
-                if not line.strip():
-                    continue
-                item = RawItem(f"line {number}", None, None, consumed, raw=line)
-                yield decode_line(item) if self.decode else item
+            carry = b""
+            skipping = False  # inside a line already reported as too long
+            while data := fh.read(BLOCK_BYTES):
+                if consumed == 0 and data.startswith(b"\xef\xbb\xbf"):  # UTF-8 byte order mark
+                    data = data[3:]
+                consumed += len(data)
+                if skipping:
+                    end = data.find(b"\n")
+                    if end < 0:
+                        continue
+                    skipping, data, number = False, data[end + 1 :], number + 1
+                buffer = carry + data if carry else data
+                cut = buffer.rfind(b"\n") + 1
+                if cut:
+                    yield LineBlock(number, buffer[: cut - 1], consumed - (len(buffer) - cut))
+                    number += buffer.count(b"\n", 0, cut)
+                carry = buffer[cut:]
+                if len(carry) > limit:  # a line longer than any record may be: never hold it
+                    yield RawItem(f"line {number}", None, _too_long(limit), consumed)
+                    carry, skipping = b"", True
+            if carry:
+                yield LineBlock(number, carry, consumed)
 
     def _csv(self) -> Iterator[RawItem]:
         csv.field_size_limit(self.max_record_bytes)

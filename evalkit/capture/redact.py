@@ -67,18 +67,25 @@ _TOKEN = r"\[(?:EMAIL|PHONE|CARD|IP|SECRET)\]"
 _HAS_DIGIT = re.compile(r"[0-9]").search
 
 # Every card, phone and IPv4 address is a run of at least seven digits and separators that
-# starts and ends with a digit; IPv6 has "::" or six colons. One scan for that lets prose with
-# small numbers ("3 items", "in 2024") skip the three digit rules.
-_DIGIT_RUN = re.compile(r"[0-9][0-9 .()/-]{5,}[0-9]").search
+# starts and ends with a digit; every IPv6 address of three groups or more (the only ones
+# redacted) has two colons with at most four hex digits between them. Prose with small numbers
+# ("3 items", "in 2024") fails both tests and skips the three digit rules. The run test works
+# on the UTF-8 bytes mapped to three classes by ``bytes.translate`` (digits to "0", run
+# separators to ".", the rest to "x"), so the regex starts from a literal that the engine finds
+# without trying every position.
+_DIGITS = b"0123456789"
+_RUN_CLASSES = bytes(
+    ord("0") if c in _DIGITS else ord(".") if c in b" .()/-" else ord("x") for c in range(256)
+)
+_DIGIT_RUN = re.compile(rb"0[0.]{5,}0").search
+_IPV6_GATE = re.compile(r":[0-9A-Fa-f]{0,4}:").search
 
 
 def _may_hold_digit_pii(text: str) -> bool:
-    if "::" in text or text.count(":") >= 6:
+    if ":" in text and _IPV6_GATE(text):
         return True
-    # Counting digits is ten fast C loops; an IPv4 address, the shortest item, has four.
-    if sum(map(text.count, "0123456789")) < 4:
-        return False
-    return _DIGIT_RUN(text) is not None
+    raw = text.encode("utf-8", "surrogatepass")
+    return _DIGIT_RUN(raw.translate(_RUN_CLASSES)) is not None
 
 
 # --- secret ---------------------------------------------------------------------------------
@@ -100,7 +107,6 @@ _SECRET_TOKEN = re.compile(
     """,
     re.VERBOSE,
 )
-_UNDERSCORE_MARKERS = ("k_live_", "k_test_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")
 
 # "Bearer <token>": the token needs a digit or 24+ characters, so prose such as
 # "Bearer authentication" or a placeholder like "Bearer YOUR_TOKEN" is left alone.
@@ -129,34 +135,65 @@ _KEY_VALUE = re.compile(
     """.replace("TOKEN", _TOKEN),
     re.VERBOSE,
 )
-# How every key word above ends, and what must follow it. Finding these with str.find is much
-# cheaper than the scan itself, whose first letters are the commonest in English.
+# How every key word above ends. A key and its value are joined by ":" or "=", which prose
+# has few of, so the cheap test looks left of each separator (found with memchr) for a key word
+# instead of searching the text for six words.
 _KEY_ENDS = ("key", "secret", "password", "passwd", "pwd", "token")
-_KEY_SEPARATOR = re.compile(r"""["']?[ \t]*[:=]""")
 
 
-def _may_have_key_value(text: str, lowered: str) -> bool:
-    if "=" not in text and ":" not in text:
-        return False
-    for word in _KEY_ENDS:
-        at = lowered.find(word)
+def _may_have_key_value(text: str) -> bool:
+    """False only if ``_KEY_VALUE`` cannot match: no key word right before a ":" or "="."""
+    for separator in ":=":
+        at = text.find(separator)
         while at >= 0:
-            if _KEY_SEPARATOR.match(lowered, at + len(word)):
+            end = at  # the head is: key word, optional quote, spaces or tabs, separator
+            while end > 0 and text[end - 1] in " \t":
+                end -= 1
+            if end > 0 and text[end - 1] in "\"'":
+                end -= 1
+            if text[max(0, end - 8) : end].lower().endswith(_KEY_ENDS):
                 return True
-            at = lowered.find(word, at + 1)
+            at = text.find(separator, at + 1)
     return False
 
 
+# Where each vendor format must show a character that prose rarely has: the character, then
+# the markers with that character at the same offset. Looking around each occurrence of the
+# character (memchr finds them) is several times cheaper than searching for every marker.
+_MARKERS_AROUND: tuple[tuple[str, tuple[tuple[int, tuple[str, ...]], ...]], ...] = (
+    ("-", ((2, ("sk-",)), (4, ("xox",)))),
+    (
+        "_",
+        (
+            (1, ("k_live_", "k_test_")),
+            (3, ("ghp_", "gho_", "ghu_", "ghs_", "ghr_")),
+            (6, ("github_pat_",)),
+        ),
+    ),
+    ("J", ((2, ("eyJ",)),)),
+    ("A", ((0, ("AKIA", "ASIA", "AIza")),)),
+)
+
+
 def _may_have_vendor_key(text: str) -> bool:
-    # Cheap rare substrings first ("IA" in AKIA/ASIA, "Iz" in AIza, "J" in eyJ, "-" in sk-/xox-,
-    # "_" in the underscore formats): most prose skips the longer marker searches.
-    return (
-        ("-" in text and ("sk-" in text or "xox" in text))
-        or ("IA" in text and ("AKIA" in text or "ASIA" in text))
-        or ("Iz" in text and "AIza" in text)
-        or ("J" in text and "eyJ" in text)
-        or ("_" in text and any(m in text for m in _UNDERSCORE_MARKERS))
-    )
+    """False only if ``_SECRET_TOKEN`` cannot match: none of its formats' markers is there."""
+    for char, around in _MARKERS_AROUND:
+        at = text.find(char)
+        while at >= 0:
+            for offset, markers in around:
+                if at >= offset and text.startswith(markers, at - offset):
+                    return True
+            at = text.find(char, at + 1)
+    return False
+
+
+def _may_have_bearer(text: str) -> bool:
+    return "earer" in text or "EARER" in text
+
+
+def _may_have_secret(text: str) -> bool:
+    """False only if ``_redact_secrets`` would find nothing (it asks the same questions)."""
+    return _may_have_vendor_key(text) or _may_have_bearer(text) or _may_have_key_value(text)
 
 
 def _redact_secrets(text: str) -> tuple[str, int]:
@@ -164,15 +201,10 @@ def _redact_secrets(text: str) -> tuple[str, int]:
     if _may_have_vendor_key(text):
         text, n = _SECRET_TOKEN.subn(REPLACEMENTS["secret"], text)
         total += n
-    # Lower-casing costs as much as a scan, so it waits until a bearer or key word may be there.
-    has_separator = "=" in text or ":" in text
-    if not has_separator and "earer" not in text and "EARER" not in text:
-        return text, total
-    lowered = text.lower()
-    if "bearer" in lowered:
+    if _may_have_bearer(text):
         text, n = _sub(_BEARER, _bearer, text)
         total += n
-    if has_separator and _may_have_key_value(text, lowered):
+    if _may_have_key_value(text):
         text, n = _sub(_KEY_VALUE, _key_value, text)
         total += n
     return text, total
@@ -385,6 +417,14 @@ def _sub(
 
 
 _Rule = Callable[[str], tuple[str, int]]
+#: Per kind, a test that is False only when that kind's rule cannot change the text.
+_GATES: dict[str, Callable[[str], bool]] = {
+    "secret": _may_have_secret,
+    "email": lambda text: "@" in text,
+    "card": _may_hold_digit_pii,
+    "ip": _may_hold_digit_pii,
+    "phone": _may_hold_digit_pii,
+}
 _DIGIT_RULES: dict[str, _Rule] = {
     "card": _redact_cards,
     "ip": _redact_ips,
@@ -414,6 +454,18 @@ class Redactor:
         self.kinds = chosen
         self._rules = tuple((kind, _RULES[kind]) for kind in _ORDER if kind in chosen)
         self._digit_free_rules = tuple(r for r in self._rules if r[0] not in _DIGIT_RULES)
+        self._gates = tuple(dict.fromkeys(_GATES[kind] for kind, _ in self._rules))
+
+    def may_contain(self, text: str) -> bool:
+        """False only if ``redact(text)`` would change nothing: the rules' own cheap tests.
+
+        Each test only asks whether some substring is there (a character, a marker, a short
+        regex without look-arounds), so one that is False for a text is False for every part
+        of it. That lets a caller test a whole JSON document (``json.dumps`` of metadata) at
+        once and skip its strings, as long as the document holds no escapes (a ``\\``), which
+        would make a string differ from its serialised form.
+        """
+        return len(text) >= _SHORTEST and any(gate(text) for gate in self._gates)
 
     def redact(self, text: str) -> tuple[str, dict[str, int]]:
         """Return ``text`` with PII replaced, and how many items of each kind were replaced.

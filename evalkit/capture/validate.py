@@ -137,7 +137,19 @@ def parse_response(
     data = _prepare(raw, limits, TEXT_FIELDS)
     parsed = _convert(data, ResponseInput)
     metadata = _metadata(data, RESPONSE_FIELDS, data.get("metadata"))
-    fields = {name: getattr(parsed, name) for name in _RECORD_FIELDS}
+    return response_record(parsed, metadata, received_at)
+
+
+def response_record(
+    parsed: ResponseInput, metadata: dict[str, Any], received_at: datetime
+) -> ResponseRecord:
+    """The record for validated input: UTC timestamps, content hash, id if none was given.
+
+    Shared by ``parse_response`` and the fast decoder (``capture.fast_decode``) so both derive
+    hashes and ids the same way.
+    """
+    fields = msgspec.structs.asdict(parsed)
+    del fields["id"], fields["created_at"], fields["metadata"]
     created = parsed.created_at
     hashed = {k: v for k, v in fields.items() if v is not None}
     hashed["metadata"] = metadata
@@ -153,11 +165,6 @@ def parse_response(
         content_hash=digest,
         **fields,
     )
-
-
-_RECORD_FIELDS = tuple(
-    name for name in ResponseInput.__struct_fields__ if name not in ("id", "created_at", "metadata")
-)
 
 
 def parse_feedback(

@@ -14,68 +14,88 @@ SQLAlchemy's:
   stored some of the same ids a moment earlier.
 - Any other database: SQLAlchemy's portable insert.
 
-Values must be in storage form already (see ``storage_rows``), as SQLAlchemy's type
-processing is bypassed.
+Rows come in one database-neutral form, *storage rows* (see ``storage_rows`` and
+``store.mappers.response_row``), and are adapted here to what each driver takes, as
+SQLAlchemy's type processing is bypassed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
-import orjson
-from sqlalchemy import Connection, Table, insert, select
+from sqlalchemy import Connection, DateTime, Table, insert, select
+
+from evalkit.store.mappers import json_text, json_value
 
 #: Columns whose Python values are JSON documents.
 _JSON_TYPES = ("JSON",)
 
 
 def storage_rows(
-    table: Table, columns: Sequence[str], rows: Sequence[Mapping[str, Any]], dialect: str
+    table: Table, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]
 ) -> list[tuple[Any, ...]]:
-    """Rows (column -> Python value) as driver-ready tuples in ``columns`` order.
-
-    Only JSON and timestamp columns need converting (what SQLAlchemy's types would do); the
-    others are passed as they are, which keeps this loop cheap.
-    """
-    types = {c.name: type(c.type).__name__ for c in table.columns}
-    convert: list[tuple[int, Callable[[Any], Any]]] = []
-    for i, name in enumerate(columns):
-        if types[name] in _JSON_TYPES:
-            convert.append((i, _json_text))
-        elif types[name] == "DateTime":
-            convert.append((i, _sqlite_time if dialect == "sqlite" else _utc))
+    """Rows (column -> Python value) as storage rows: tuples in ``columns`` order, JSON columns
+    as JSON text, timestamps as ``datetime`` (``insert_missing`` stores them per database)."""
+    json_at = [i for i, name in enumerate(columns) if _is_json(table, name)]
     pick = itemgetter(*columns)
     out = []
     for row in rows:
         values = list(pick(row))
-        for i, fn in convert:
+        for i in json_at:
             if values[i] is not None:
-                values[i] = fn(values[i])
+                values[i] = json_text(values[i])
         out.append(tuple(values))
     return out
 
 
-def _utc(value: datetime) -> datetime:
-    return value.astimezone(UTC) if value.tzinfo is not None else value
+def _is_json(table: Table, column: str) -> bool:
+    return type(table.c[column].type).__name__ in _JSON_TYPES
 
 
-@lru_cache(maxsize=4096)  # every row of an ingest shares its received_at
+def _sqlite_rows(
+    table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> Sequence[tuple[Any, ...]]:
+    """Timestamps as SQLAlchemy's SQLite DateTime text, naive UTC by evalkit's convention."""
+    at = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, DateTime)]
+    if not at:
+        return rows
+    out = []
+    seen: dict[datetime, str] = {}  # the rows of one ingest share their received_at
+    for row in rows:
+        values = list(row)
+        for i in at:
+            value = values[i]
+            if value is not None:
+                text = seen.get(value)
+                if text is None:
+                    text = seen[value] = _sqlite_time(value)
+                values[i] = text
+        out.append(tuple(values))
+    return out
+
+
 def _sqlite_time(value: datetime) -> str:
-    # SQLAlchemy's SQLite DateTime storage format; UTC by evalkit's convention.
-    return _utc(value).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC) if value.tzinfo is not None else value
+    # "YYYY-MM-DD HH:MM:SS.ffffff", without the offset: one C call, the hot path's 2 per row.
+    return value.isoformat(sep=" ", timespec="microseconds")[:26]
 
 
-def _json_text(value: Any) -> str:
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:  # integers beyond 64 bits
-        import json
-
-        return json.dumps(value)
+def _generic_rows(
+    table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> list[dict[str, Any]]:
+    """Storage rows as SQLAlchemy parameters: JSON text parsed back for the JSON type."""
+    json_at = {i for i, name in enumerate(columns) if _is_json(table, name)}
+    return [
+        {
+            name: json_value(value) if i in json_at and value is not None else value
+            for i, (name, value) in enumerate(zip(columns, row, strict=True))
+        }
+        for row in rows
+    ]
 
 
 def select_by_ids(
@@ -105,36 +125,47 @@ def select_by_ids(
 def insert_missing(
     conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
 ) -> set[str]:
-    """Insert ``rows`` (tuples in ``columns`` order, first column ``id``) whose id is absent.
+    """Insert storage ``rows`` (tuples in ``columns`` order, first column ``id``, JSON as text,
+    timestamps as ``datetime``), skipping every id the table holds already.
 
-    Returns the ids actually inserted.
+    Returns the ids actually inserted; the others were there before (the caller tells
+    duplicates from conflicts). Ids must be distinct within ``rows``.
     """
     if not rows:
         return set()
     dialect = conn.dialect.name
     if dialect == "sqlite":
-        return _sqlite(conn, table, columns, rows)
+        return _sqlite(conn, table, columns, _sqlite_rows(table, columns, rows))
     if dialect == "postgresql":
         return _postgresql(conn, table, columns, rows)
+    present = select_by_ids(conn, table, ("id", "id"), [row[0] for row in rows])
+    fresh = [row for row in rows if row[0] not in present]
+    if not fresh:
+        return set()
     stmt = insert(table).returning(table.c.id)
-    return set(conn.execute(stmt, [dict(zip(columns, row, strict=True)) for row in rows]).scalars())
+    return set(conn.execute(stmt, _generic_rows(table, columns, fresh)).scalars())
 
 
 def _sqlite(
     conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
 ) -> set[str]:
+    """``INSERT OR IGNORE`` in one ``executemany``; which rows went in is read off the rowids.
+
+    The caller's transaction began with ``BEGIN IMMEDIATE`` (``Database.writer``), so nobody
+    else writes in between: if fewer rows changed than were given, the ones inserted are
+    exactly those with a rowid above the largest before the statement.
+    """
     raw = conn.connection.driver_connection
     assert raw is not None
     names = ", ".join(f'"{c}"' for c in columns)
     marks = ", ".join("?" * len(columns))
+    (last_rowid,) = raw.execute(f'SELECT coalesce(max(rowid), 0) FROM "{table.name}"').fetchone()
     before = raw.total_changes
     raw.executemany(f'INSERT OR IGNORE INTO "{table.name}" ({names}) VALUES ({marks})', rows)
     if raw.total_changes - before == len(rows):
         return {row[0] for row in rows}
-    # Only possible if the caller's transaction was not BEGIN IMMEDIATE: ask what is ours.
-    ids = [row[0] for row in rows]
-    present = set(conn.execute(select(table.c.id).where(table.c.id.in_(ids))).scalars())
-    return present & set(ids)
+    cursor = raw.execute(f'SELECT id FROM "{table.name}" WHERE rowid > ?', (last_rowid,))
+    return {rid for (rid,) in cursor}
 
 
 def _postgresql(
@@ -152,9 +183,11 @@ def _postgresql(
         with cur.copy(f'COPY "{stage}" ({names}) FROM STDIN') as copy:
             for row in rows:
                 copy.write_row(row)
+        # In id order: two batches inserting some of the same ids then wait for each other in
+        # one direction only, never in a cycle (a deadlock PostgreSQL would break by failing one).
         cur.execute(
             f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM "{stage}" '
-            "ON CONFLICT (id) DO NOTHING RETURNING id"
+            "ORDER BY id ON CONFLICT (id) DO NOTHING RETURNING id"
         )
         inserted = {r[0] for r in cur.fetchall()}
         cur.execute(f'TRUNCATE "{stage}"')

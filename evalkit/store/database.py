@@ -50,6 +50,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB: index pages stay cached on big ingests
+    # Checkpoint (copy the WAL into the database and fsync both) every 64 MiB of WAL rather than
+    # SQLite's 4 MiB: a 2,000-record ingest batch writes about 4 MiB, and with the default every
+    # batch paid for two fsyncs, half the cost of storing it. The WAL file is cut back to that
+    # size afterwards, so it does not stay large.
+    cursor.execute("PRAGMA wal_autocheckpoint=16384")
+    cursor.execute("PRAGMA journal_size_limit=67108864")
     cursor.close()
 
 

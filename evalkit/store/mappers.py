@@ -6,19 +6,59 @@ naive datetimes; they are UTC by construction, so they are made aware again here
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any
 
 import msgspec
+import orjson
 from sqlalchemy import Row
 
 from evalkit.records import FeedbackEvent, FeedbackKind, LabelHead, LabelRecord, ResponseRecord
+from evalkit.store.tables import RESPONSES
 
 
 def aware(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+#: The responses table's columns, in the order of a storage row (``response_row``).
+RESPONSE_COLUMNS: tuple[str, ...] = tuple(c.name for c in RESPONSES.columns)
+_RESPONSE_VALUES = attrgetter(*RESPONSE_COLUMNS)
+_METADATA_AT = RESPONSE_COLUMNS.index("metadata")
+assert RESPONSE_COLUMNS[0] == "id" and RESPONSE_COLUMNS[-1] == "content_hash"
+
+
+def response_row(record: ResponseRecord) -> tuple[Any, ...]:
+    """A response as a storage row: ``RESPONSE_COLUMNS`` order, metadata as JSON text.
+
+    The ingest hot path builds these where records are prepared (worker processes, possibly)
+    and hands them to the bulk writer, so the writing process does no per-field work.
+    Timestamps stay ``datetime``s: how they are stored depends on the database (``store.bulk``).
+    """
+    values = _RESPONSE_VALUES(record)
+    return (
+        *values[:_METADATA_AT],
+        json_text(record.metadata),
+        *values[_METADATA_AT + 1 :],
+    )
+
+
+def json_text(value: Any) -> str:
+    """JSON for a JSON column; integers beyond 64 bits (which orjson refuses) kept exact."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
+def json_value(text: str) -> Any:
+    """The value of ``json_text``; the standard library's parser, as orjson would turn
+    integers beyond 64 bits into floats (only slow paths read JSON text back)."""
+    return json.loads(text)
 
 
 def response_from_row(row: Row[Any] | Any) -> ResponseRecord:

@@ -1,10 +1,11 @@
 """Batch writes with de-duplication: the hot path of ingest.
 
-Every ``add_*`` call takes a batch, looks up which ids already exist in one query, inserts only
-the new ones in one multi-row statement, and says which records were stored, which were exact
-duplicates (same id, same content: nothing to do) and which were conflicts (same id, other
-content: never silently overwritten). Inserts also ignore rows another process stored a moment
-earlier, so two ingests of the same file at once cannot fail each other or store twice.
+Every ``add_*`` call takes a batch inside one write transaction and says which records were
+stored, which were exact duplicates (same id, same content: nothing to do) and which were
+conflicts (same id, other content: never silently overwritten). Responses are inserted in one
+statement that skips taken ids, and only the ids it skipped are looked up, so new data costs
+no lookup at all. Because the skip happens in the insert itself, two ingests of the same file
+at once cannot fail each other or store twice.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import msgspec
 from sqlalchemy import Connection, Table, insert, select, update
 
 from evalkit.records import FeedbackEvent, LabelRecord, ResponseRecord
@@ -46,7 +46,14 @@ class Writer:
     def add_responses(
         self, records: Sequence[ResponseRecord], *, rekey_conflicts: bool = False
     ) -> WriteResult:
-        """Store new responses.
+        """Store new responses (see ``add_response_rows``)."""
+        rows = [mappers.response_row(r) for r in records]
+        return self.add_response_rows(rows, rekey_conflicts=rekey_conflicts)
+
+    def add_response_rows(
+        self, rows: Sequence[tuple[Any, ...]], *, rekey_conflicts: bool = False
+    ) -> WriteResult:
+        """Store new responses given as storage rows (``mappers.response_row``).
 
         ``rekey_conflicts`` is for third-party datasets whose ids are not unique: a record whose id
         is taken by other content is stored as ``ID#<hash8>`` (its own id kept in
@@ -54,32 +61,27 @@ class Writer:
         so re-importing the file still adds nothing.
         """
         result = WriteResult()
-        table = RESPONSES
-        firsts: dict[str, tuple[str, ResponseRecord]] = {}
-        repeats = _first_of_each(((r.id, r.content_hash, r) for r in records), firsts)
-        fresh, stored_hash = self._split_known(table, firsts, result)
-        # A record's fields are its columns ("metadata" included).
-        self._insert_new(table, [msgspec.structs.asdict(r) for r in fresh], result)
+        firsts: dict[str, tuple[str, tuple[Any, ...]]] = {}
+        repeats = _first_of_each(((row[0], row[-1], row) for row in rows), firsts)
+        # New data is the common case: insert first, look up only the ids that were there.
+        fresh = [row for _, row in firsts.values()]
+        stored_hash = self._insert_rows(RESPONSES, mappers.RESPONSE_COLUMNS, fresh, result)
         _settle_repeats(repeats, firsts, stored_hash, result)
         if rekey_conflicts and result.conflicts:
-            self._rekey(records, result)
+            self._rekey(rows, result)
         return result
 
-    def _rekey(self, records: Sequence[ResponseRecord], result: WriteResult) -> None:
+    def _rekey(self, rows: Sequence[tuple[Any, ...]], result: WriteResult) -> None:
         conflicts = result.conflicts
         keys = set(conflicts)
-        moved: dict[tuple[str, str], ResponseRecord] = {}
-        for r in records:
-            key = (r.id, r.content_hash)
+        moved: dict[tuple[str, str], tuple[Any, ...]] = {}
+        for row in rows:
+            key = (row[0], row[-1])
             if key in keys and key not in moved:
-                # Ids are at most 128 characters: shorten the original to fit the suffix.
-                new_id = f"{r.id[: 128 - 9]}#{r.content_hash[:8]}"
-                moved[key] = msgspec.structs.replace(
-                    r, id=new_id, metadata={**r.metadata, "source_id": r.id}
-                )
-        second = self.add_responses(list(moved.values()))
+                moved[key] = _rekeyed(row)
+        second = self.add_response_rows(list(moved.values()))
         settled = set(second.stored) | set(second.duplicates)
-        result.rekeyed = {key: new.id for key, new in moved.items() if new.id in settled}
+        result.rekeyed = {key: new[0] for key, new in moved.items() if new[0] in settled}
         result.stored.extend(second.stored)
         result.duplicates.extend(second.duplicates)
         # Further items with a moved key repeat the one just stored: duplicates of it.
@@ -202,22 +204,45 @@ class Writer:
         self, table: Table, rows: Sequence[Mapping[str, Any]], result: WriteResult
     ) -> None:
         """Insert rows (column name -> Python value) whose id is not stored yet."""
-        if not rows:
-            return
         columns = [c.name for c in table.columns]
-        values = storage_rows(table, columns, rows, self._conn.dialect.name)
-        inserted = insert_missing(self._conn, table, columns, values)
-        result.stored.extend(row["id"] for row in rows if row["id"] in inserted)
-        raced = [row["id"] for row in rows if row["id"] not in inserted]
-        if raced:  # another writer stored these between our lookup and our insert
-            stmt2 = select(table.c.id, table.c.content_hash).where(table.c.id.in_(raced))
-            stored_hash = {row.id: row.content_hash for row in self._conn.execute(stmt2)}
-            wanted = {row["id"]: row["content_hash"] for row in rows}
-            for rid in raced:
-                if stored_hash.get(rid) == wanted[rid]:
-                    result.duplicates.append(rid)
-                else:
-                    result.conflicts.append((rid, wanted[rid]))
+        self._insert_rows(table, columns, storage_rows(table, columns, rows), result)
+
+    def _insert_rows(
+        self,
+        table: Table,
+        columns: Sequence[str],
+        rows: Sequence[tuple[Any, ...]],
+        result: WriteResult,
+    ) -> dict[str, str]:
+        """Insert storage rows (distinct ids, id first, content hash last) whose id is new.
+
+        Rows whose id is taken are duplicates (same hash) or conflicts; returns the stored
+        hash of each of those ids.
+        """
+        if not rows:
+            return {}
+        inserted = insert_missing(self._conn, table, columns, rows)
+        result.stored.extend(row[0] for row in rows if row[0] in inserted)
+        taken = [row for row in rows if row[0] not in inserted]
+        stored_hash: dict[str, str] = {}
+        for chunk in _chunks([row[0] for row in taken], LOOKUP_CHUNK):
+            stored_hash.update(select_by_ids(self._conn, table, ("id", "content_hash"), chunk))
+        for row in taken:
+            if stored_hash.get(row[0]) == row[-1]:
+                result.duplicates.append(row[0])
+            else:
+                result.conflicts.append((row[0], row[-1]))
+        return stored_hash
+
+
+def _rekeyed(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A response row stored under ``ID#<hash8>``, its own id kept in ``metadata.source_id``."""
+    rid, digest = row[0], row[-1]
+    # Ids are at most 128 characters: shorten the original to fit the suffix.
+    new_id = f"{rid[: 128 - 9]}#{digest[:8]}"
+    at = mappers.RESPONSE_COLUMNS.index("metadata")
+    metadata = {**mappers.json_value(row[at]), "source_id": rid}
+    return (new_id, *row[1:at], mappers.json_text(metadata), *row[at + 1 :])
 
 
 def _first_of_each(

@@ -3,8 +3,9 @@
 Each worker is a spawned process running the real ``evalkit ingest`` command (in-process, so a
 barrier can line the workers up after their imports): every one waits for the others, then
 ingests its own copy of a file in small batches, so their transactions interleave: on
-PostgreSQL the window between a batch's lookup and its insert (``Writer._insert_new``) is hit
-from every side; on SQLite the write lock makes the batches take turns. What each run did is
+PostgreSQL batches insert the same ids at once (``insert_missing`` skips what another stored
+first, and the skipped ids are looked up); on SQLite the write lock makes the batches take
+turns. What each run did is
 read back from its ``ingest_runs`` audit row (one per file path) and its ``--errors-file``; a
 crash inside a worker is caught and its traceback shown in the failure.
 
@@ -31,10 +32,10 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from evalkit.capture.ingest import Ingestor
+from evalkit.store import writer as writer_module
 from evalkit.store.database import Database, current_revision, head_revision
 from evalkit.store.queries import get_response, response_ids
 from evalkit.store.tables import INGEST_RUNS, RESPONSES
-from evalkit.store.writer import Writer
 from tests.helpers import record, write_jsonl
 
 N = 3000
@@ -222,16 +223,17 @@ def test_different_content_under_the_same_ids_keeps_one_version_each(db, store_u
     assert ran_together([run_a, run_b]), "the workers did not overlap; the test raced nothing"
 
 
-def test_a_writer_storing_the_same_ids_between_lookup_and_insert(db, settings, tmp_path):
-    """The race window, opened on purpose: once this ingest's batch has looked its ids up,
-    another ingest (own connection, in a thread) stores two of them, one with the same content
-    and one with other content. Where the store lets it commit inside the window (PostgreSQL),
-    the insert's ON CONFLICT and re-check settle it; where the batch holds the write lock
-    (SQLite, BEGIN IMMEDIATE) the other waits and finds this batch's rows. Either way each id is
-    stored once and the two reports between them say exactly what happened."""
+def test_a_writer_storing_the_same_ids_while_a_batch_is_being_written(db, settings, tmp_path):
+    """The race window, opened on purpose: once this ingest's batch is in its transaction and
+    about to insert, another ingest (own connection, in a thread) stores two of the same ids,
+    one with the same content and one with other content. Where the store lets it commit
+    inside the window (PostgreSQL), the insert's ON CONFLICT and the look-up of skipped ids
+    settle it; where the batch holds the write lock (SQLite, BEGIN IMMEDIATE) the other waits
+    and finds this batch's rows. Either way each id is stored once and the two reports between
+    them say exactly what happened."""
     plain = settings.model_copy(update={"redact_enabled": False})
     theirs_rows = [record(1), record(2, response="Their answer.")]
-    lookup = Writer._split_known
+    insert = writer_module.insert_missing
     other: dict[str, Any] = {}
 
     def run_other() -> None:
@@ -240,17 +242,16 @@ def test_a_writer_storing_the_same_ids_between_lookup_and_insert(db, settings, t
         except BaseException as exc:
             other["error"] = exc
 
-    def lookup_then_another_writer(self, table, candidates, result):  # type: ignore[no-untyped-def]
-        fresh = lookup(self, table, candidates, result)
+    def another_writer_then_insert(conn, table, columns, rows):  # type: ignore[no-untyped-def]
         if "thread" not in other:
             other["thread"] = thread = threading.Thread(target=run_other)
             thread.start()
             thread.join(2)  # returns early where a write lock makes the other writer wait
-        return fresh
+        return insert(conn, table, columns, rows)
 
     path = write_jsonl(tmp_path / "mine.jsonl", [record(1), record(2), record(3)])
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(Writer, "_split_known", lookup_then_another_writer)
+        mp.setattr(writer_module, "insert_missing", another_writer_then_insert)
         mine = Ingestor(db, plain).ingest_files([path])
         other["thread"].join(60)
     assert "error" not in other, other.get("error")
