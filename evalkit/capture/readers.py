@@ -35,8 +35,9 @@ class FileProblem(Exception):
     """The file as a whole cannot be read (the message says why and where)."""
 
 
-@dataclass(frozen=True)
-class RawItem:
+class RawItem(msgspec.Struct, frozen=True):
+    """One input record before validation (a struct: built per line, so it must be cheap)."""
+
     location: str  # "line 12" or "row 7"
     data: dict[str, Any] | None  # None when the record could not be parsed
     error: str | None = None

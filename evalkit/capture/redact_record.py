@@ -7,6 +7,7 @@ everything at once (``may_contain_pii``) before any field is looked at one by on
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +16,8 @@ import orjson
 
 from evalkit.capture.redact import Redactor
 from evalkit.records import ResponseRecord
+
+_JSON_KEY = re.compile(r'"[^"]*":')
 
 
 def add_counts(total: dict[str, int], counts: Mapping[str, int]) -> None:
@@ -51,9 +54,10 @@ def may_contain_pii(record: ResponseRecord, redactor: Redactor) -> bool:
 
     ``Redactor.may_contain`` is False for a text only if it is False for every part of it, so
     the texts are joined and tested together, metadata included as JSON. In JSON without
-    escapes every ``"`` delimits a string, so each string value appears verbatim and ``":``
-    only ends a key; those colons are blanked, as they would wake the key-value rule on every
-    record (keys themselves are never redacted). JSON with escapes is walked instead.
+    escapes every ``"`` delimits a string, so each string value appears verbatim and a string
+    followed by ``:`` is a key. Keys are never redacted, and their colons and underscores
+    ("session_id": ...) would wake the key-value and vendor-key tests on every record, so they
+    are cut out first. JSON with escapes is walked instead.
     """
     blob = ""
     if record.metadata:
@@ -63,7 +67,7 @@ def may_contain_pii(record: ResponseRecord, redactor: Redactor) -> bool:
             return True
         if "\\" in blob:
             return True
-        blob = blob.replace('":', '" ')
+        blob = _JSON_KEY.sub("", blob)
     text = "\n".join((record.prompt, record.context or "", record.response, blob))
     return redactor.may_contain(text)
 

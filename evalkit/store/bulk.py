@@ -7,28 +7,30 @@ driver directly (SQLAlchemy's documented advice for bulk loads) while the schema
 SQLAlchemy's:
 
 - SQLite: ``INSERT OR IGNORE`` through ``executemany`` inside the caller's transaction, which
-  ``Database`` begins with ``BEGIN IMMEDIATE``: no other writer can commit in between, so every
-  row counted by ``total_changes`` is one of ours.
+  ``Database`` begins with ``BEGIN IMMEDIATE``: no other writer can commit in between, so the
+  rows it inserted are the ones with new rowids.
 - PostgreSQL: ``COPY`` into a temporary staging table, then ``INSERT … SELECT … ON CONFLICT DO
   NOTHING RETURNING id``, which names exactly the rows inserted even when another session
   stored some of the same ids a moment earlier.
-- Any other database: SQLAlchemy's portable insert.
+- Any other database: a look-up of the ids, then SQLAlchemy's portable insert of the rest.
 
-Rows come in one database-neutral form, *storage rows* (see ``storage_rows`` and
-``store.mappers.response_row``), and are adapted here to what each driver takes, as
-SQLAlchemy's type processing is bypassed.
+Rows come in one database-neutral form, *storage rows*: tuples in column order, JSON
+columns as JSON text, timestamps as UTC text in SQLAlchemy's SQLite layout
+("2025-03-01 09:30:00.000000"), all made where records are prepared (``storage_rows``,
+``store.mappers.response_row``). SQLite stores them as they are; the other databases get
+them adapted here, as SQLAlchemy's type processing is bypassed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, DateTime, Table, insert, select
 
-from evalkit.store.mappers import json_text, json_value
+from evalkit.store.mappers import json_text, json_value, time_text
 
 #: Columns whose Python values are JSON documents.
 _JSON_TYPES = ("JSON",)
@@ -37,9 +39,9 @@ _JSON_TYPES = ("JSON",)
 def storage_rows(
     table: Table, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]
 ) -> list[tuple[Any, ...]]:
-    """Rows (column -> Python value) as storage rows: tuples in ``columns`` order, JSON columns
-    as JSON text, timestamps as ``datetime`` (``insert_missing`` stores them per database)."""
+    """Rows (column -> Python value) as storage rows (see the module docstring)."""
     json_at = [i for i, name in enumerate(columns) if _is_json(table, name)]
+    time_at = _time_columns(table, columns)
     pick = itemgetter(*columns)
     out = []
     for row in rows:
@@ -47,6 +49,9 @@ def storage_rows(
         for i in json_at:
             if values[i] is not None:
                 values[i] = json_text(values[i])
+        for i in time_at:
+            if values[i] is not None:
+                values[i] = time_text(values[i])
         out.append(tuple(values))
     return out
 
@@ -55,45 +60,42 @@ def _is_json(table: Table, column: str) -> bool:
     return type(table.c[column].type).__name__ in _JSON_TYPES
 
 
-def _sqlite_rows(
+def _time_columns(table: Table, columns: Sequence[str]) -> list[int]:
+    return [i for i, name in enumerate(columns) if isinstance(table.c[name].type, DateTime)]
+
+
+def _postgresql_rows(
     table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
-) -> Sequence[tuple[Any, ...]]:
-    """Timestamps as SQLAlchemy's SQLite DateTime text, naive UTC by evalkit's convention."""
-    at = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, DateTime)]
-    if not at:
-        return rows
-    out = []
-    seen: dict[datetime, str] = {}  # the rows of one ingest share their received_at
+) -> Iterator[tuple[Any, ...]]:
+    """Timestamp text with its UTC offset spelled out: COPY would read it in the session's
+    time zone otherwise."""
+    time_at = _time_columns(table, columns)
     for row in rows:
         values = list(row)
-        for i in at:
-            value = values[i]
-            if value is not None:
-                text = seen.get(value)
-                if text is None:
-                    text = seen[value] = _sqlite_time(value)
-                values[i] = text
-        out.append(tuple(values))
-    return out
-
-
-def _sqlite_time(value: datetime) -> str:
-    if value.tzinfo is not UTC:
-        value = value.astimezone(UTC) if value.tzinfo is not None else value
-    # "YYYY-MM-DD HH:MM:SS.ffffff", without the offset: one C call, the hot path's 2 per row.
-    return value.isoformat(sep=" ", timespec="microseconds")[:26]
+        for i in time_at:
+            if values[i] is not None:
+                values[i] += "+00"
+        yield tuple(values)
 
 
 def _generic_rows(
     table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
 ) -> list[dict[str, Any]]:
-    """Storage rows as SQLAlchemy parameters: JSON text parsed back for the JSON type."""
+    """Storage rows as SQLAlchemy parameters: JSON and timestamps parsed back for its types."""
     json_at = {i for i, name in enumerate(columns) if _is_json(table, name)}
+    time_at = set(_time_columns(table, columns))
+
+    def value(i: int, v: Any) -> Any:
+        if v is None:
+            return v
+        if i in json_at:
+            return json_value(v)
+        if i in time_at:
+            return datetime.fromisoformat(v).replace(tzinfo=UTC)
+        return v
+
     return [
-        {
-            name: json_value(value) if i in json_at and value is not None else value
-            for i, (name, value) in enumerate(zip(columns, row, strict=True))
-        }
+        {name: value(i, v) for i, (name, v) in enumerate(zip(columns, row, strict=True))}
         for row in rows
     ]
 
@@ -135,7 +137,7 @@ def insert_missing(
         return set()
     dialect = conn.dialect.name
     if dialect == "sqlite":
-        return _sqlite(conn, table, columns, _sqlite_rows(table, columns, rows))
+        return _sqlite(conn, table, columns, rows)
     if dialect == "postgresql":
         return _postgresql(conn, table, columns, rows)
     present = select_by_ids(conn, table, ("id", "id"), [row[0] for row in rows])
@@ -181,7 +183,7 @@ def _postgresql(
             f'(LIKE "{table.name}" INCLUDING DEFAULTS) ON COMMIT DROP'
         )
         with cur.copy(f'COPY "{stage}" ({names}) FROM STDIN') as copy:
-            for row in rows:
+            for row in _postgresql_rows(table, columns, rows):
                 copy.write_row(row)
         # In id order: two batches inserting some of the same ids then wait for each other in
         # one direction only, never in a cycle (a deadlock PostgreSQL would break by failing one).

@@ -29,7 +29,8 @@ def aware(value: datetime | None) -> datetime | None:
 RESPONSE_COLUMNS: tuple[str, ...] = tuple(c.name for c in RESPONSES.columns)
 _RESPONSE_VALUES = attrgetter(*RESPONSE_COLUMNS)
 _METADATA_AT = RESPONSE_COLUMNS.index("metadata")
-assert RESPONSE_COLUMNS[0] == "id" and RESPONSE_COLUMNS[-1] == "content_hash"
+assert RESPONSE_COLUMNS[:3] == ("id", "received_at", "created_at")
+assert RESPONSE_COLUMNS[-1] == "content_hash"
 
 
 def response_row(record: ResponseRecord) -> tuple[Any, ...]:
@@ -37,14 +38,26 @@ def response_row(record: ResponseRecord) -> tuple[Any, ...]:
 
     The ingest hot path builds these where records are prepared (worker processes, possibly)
     and hands them to the bulk writer, so the writing process does no per-field work.
-    Timestamps stay ``datetime``s: how they are stored depends on the database (``store.bulk``).
+    Timestamps become UTC text (``time_text``), which ``store.bulk`` adapts per database.
     """
     values = _RESPONSE_VALUES(record)
     return (
-        *values[:_METADATA_AT],
+        values[0],
+        time_text(values[1]),
+        time_text(values[2]),
+        *values[3:_METADATA_AT],
         json_text(record.metadata),
         *values[_METADATA_AT + 1 :],
     )
+
+
+def time_text(value: datetime) -> str:
+    """A timestamp as storage text: UTC, "YYYY-MM-DD HH:MM:SS.ffffff" (SQLAlchemy's SQLite
+    layout, which sorts as text in time order); naive values are taken as UTC."""
+    if value.tzinfo is not UTC and value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    # One C call; the slice drops the "+00:00" an aware value carries.
+    return value.isoformat(sep=" ", timespec="microseconds")[:26]
 
 
 def json_text(value: Any) -> str:
