@@ -49,6 +49,12 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest single record (one JSONL line) read before it is rejected unparsed.",
     )
+    max_request_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        description="Largest HTTP request body the API reads; a larger one is refused (413) "
+        "before it is read into memory.",
+    )
     ingest_workers: int = Field(
         default=0,
         ge=0,

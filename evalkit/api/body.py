@@ -25,7 +25,7 @@ SHAPE = 'send one record object or {"records": [...]}'
 
 async def records_body(request: Request) -> list[Any]:
     """The records of the request body, in order; 400/413 when the envelope is wrong."""
-    raw = await request.body()
+    raw = await _body_within(request, request.app.state.settings.max_request_bytes)
     if not raw.strip():
         raise _bad(f"the request body is empty; {SHAPE}")
     try:
@@ -33,6 +33,30 @@ async def records_body(request: Request) -> list[Any]:
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, NaN/Infinity
         raise _bad(f"the request body is not valid JSON ({exc}); {SHAPE}") from None
     return records_of(payload)
+
+
+async def _body_within(request: Request, limit: int) -> bytes:
+    """The body, refused (413) as soon as it is known to exceed ``limit`` bytes: from its
+    Content-Length before reading, or while streaming a body sent without one."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(int(declared), limit)
+    parts: list[bytes] = []
+    size = 0
+    async for part in request.stream():
+        size += len(part)
+        if size > limit:
+            raise _too_large(size, limit)
+        parts.append(part)
+    return b"".join(parts)
+
+
+def _too_large(size: int, limit: int) -> HTTPException:
+    return HTTPException(
+        status_code=status.HTTP_413_CONTENT_TOO_LARGE,
+        detail=f"the request body is over {limit:,} bytes (at least {size:,}); split it into "
+        "several requests (EVALKIT_MAX_REQUEST_BYTES sets the limit)",
+    )
 
 
 def records_of(payload: Any) -> list[Any]:
@@ -146,6 +170,10 @@ def ingest_answers_doc() -> dict[int | str, dict[str, Any]]:
             "description": 'The body is not JSON, not a record object, or not {"records": [...]}.',
         },
         401: {"model": Problem, "description": "Missing or wrong bearer token."},
-        413: {"model": Problem, "description": f"More than {MAX_BATCH} records."},
+        413: {
+            "model": Problem,
+            "description": f"More than {MAX_BATCH} records, or a body over "
+            "EVALKIT_MAX_REQUEST_BYTES.",
+        },
         503: {"model": Problem, "description": "The store cannot be reached."},
     }

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from fastapi.testclient import TestClient
 
+from evalkit.api.app import create_app
 from evalkit.store.queries import count_responses, get_response
+from tests.api.conftest import TOKEN
 from tests.api.expected import SHAPE, error, ingest_body
 from tests.helpers import record
 
@@ -162,6 +167,41 @@ def test_a_batch_holds_at_most_1000_records(client, db):
     full = client.post(URL, json={"records": too_many[:1000]})
     ids = [f"n-{i}" for i in range(1000)]
     assert (full.status_code, full.json()) == (201, ingest_body(stored=1000, ids=ids))
+
+
+def test_a_body_over_the_byte_limit_is_refused_before_it_is_read(api_settings, db):
+    """413 from the declared Content-Length, and while streaming a body sent without one
+    (chunked), so a huge upload never sits in memory; smaller bodies still go through."""
+    small = api_settings.model_copy(update={"max_request_bytes": 2048})
+    body = json.dumps({"records": [record(i, response="x" * 300) for i in range(10)]}).encode()
+    assert len(body) > 2048
+    detail = "the request body is over 2,048 bytes (at least {}); split it into several " + (
+        "requests (EVALKIT_MAX_REQUEST_BYTES sets the limit)"
+    )
+    with TestClient(create_app(small), headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+        declared = client.post(URL, content=body, headers={"Content-Type": "application/json"})
+        assert (declared.status_code, declared.json()) == (
+            413,
+            {"detail": detail.format(f"{len(body):,}")},
+        )
+
+        def chunks() -> Iterator[bytes]:
+            for start in range(0, len(body), 1000):
+                yield body[start : start + 1000]
+
+        # No Content-Length: the size is counted while reading (the test client hands the
+        # app its chunks at once, so how far it got is not fixed).
+        streamed = client.post(URL, content=chunks(), headers={"Content-Type": "application/json"})
+        assert "content-length" not in streamed.request.headers
+        assert streamed.status_code == 413
+        message = streamed.json()["detail"]
+        got = re.search(r"\(at least ([0-9,]+)\)", message)
+        assert got is not None and message == detail.format(got[1])
+        assert int(got[1].replace(",", "")) > 2048
+        assert count_responses(db) == 0
+
+        fits = client.post(URL, json={"records": [record(1)]})
+        assert fits.status_code == 201 and count_responses(db) == 1
 
 
 @pytest.mark.parametrize(
