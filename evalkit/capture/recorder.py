@@ -50,10 +50,7 @@ or when one of the counted drops above happens.
 from __future__ import annotations
 
 import atexit
-import enum
 import itertools
-import logging
-import math
 import os
 import queue
 import random
@@ -62,22 +59,26 @@ import time
 import uuid
 import weakref
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import date
-from datetime import time as clock_time
-from typing import Any, Literal
+from typing import Any
 
 from evalkit.capture.ingest import IngestOptions, Ingestor
+from evalkit.capture.recorder_support import (
+    Kind,
+    Throttle,
+    first_line,
+    for_caller,
+    is_transient,
+    log,
+)
+from evalkit.capture.sdk_values import json_safe_extras
 from evalkit.capture.validate import FEEDBACK_FIELDS, RESPONSE_FIELDS
-from evalkit.errors import StoreError, UsageError
+from evalkit.errors import UsageError
 from evalkit.records import RecordError, utcnow
 from evalkit.settings import Settings
 from evalkit.store.database import Database
 
-log = logging.getLogger("evalkit.recorder")
-
-Kind = Literal["responses", "feedback"]
 KINDS: tuple[Kind, ...] = ("responses", "feedback")  # write order: feedback needs its response
 OnError = Callable[[RecordError], object]
 
@@ -85,8 +86,6 @@ OnError = Callable[[RecordError], object]
 #: jittered down by up to half so a fleet of services does not reconnect in lockstep.
 BACKOFF_START = 0.1
 BACKOFF_CAP = 30.0
-#: At most one warning per kind of trouble in this many seconds.
-WARN_EVERY = 10.0
 
 _KNOWN_FIELDS: dict[Kind, frozenset[str]] = {
     "responses": RESPONSE_FIELDS - {"metadata"},
@@ -149,7 +148,7 @@ class Recorder:
         self._queue: queue.Queue[tuple[Kind, dict[str, Any]]] = queue.Queue(self.max_queue)
         self._wake = threading.Event()
         self._stats = RecorderStats()
-        self._warn = _Throttle()
+        self._warn = Throttle()
         self._thread: threading.Thread | None = None
         self._writer_done = False
         self._exited_clean = True
@@ -416,7 +415,7 @@ class Recorder:
                 while buffer:
                     self._store(kind, buffer, min(len(buffer), self._chunk))
         except Exception as exc:
-            if not _is_transient(exc):
+            if not is_transient(exc):
                 raise
             self._note_failure(exc)
             return False
@@ -434,17 +433,17 @@ class Recorder:
         raws = [raw for _, raw in itertools.islice(buffer, n)]
         try:
             report = self._ingestors[kind].ingest_records(
-                [_json_safe_extras(raw, _KNOWN_FIELDS[kind]) for raw in raws], source="sdk"
+                [json_safe_extras(raw, _KNOWN_FIELDS[kind]) for raw in raws], source="sdk"
             )
         except Exception as exc:
-            if _is_transient(exc):
+            if is_transient(exc):
                 raise
             if n > 1:  # the store refused something in the batch: find it, store the rest
                 for _ in range(n):
                     self._store(kind, buffer, 1)
                 return
             error = RecordError(
-                "sdk", "record 1", None, f"the store refused the record: {_first_line(exc)}"
+                "sdk", "record 1", None, f"the store refused the record: {first_line(exc)}"
             )
             self._account(kind, raws, 0, 0, [error])
         else:
@@ -460,7 +459,7 @@ class Recorder:
         duplicates: int,
         errors: list[RecordError],
     ) -> None:
-        errors = [_for_caller(err, kind, raws) for err in errors]
+        errors = [for_caller(err, kind, raws) for err in errors]
         with self._lock:
             self._stats.written += stored
             self._stats.duplicates += duplicates
@@ -474,7 +473,7 @@ class Recorder:
                     self._warn("on_error", "evalkit recorder: on_error raised", exc_info=True)
 
     def _note_failure(self, exc: BaseException) -> None:
-        message = _first_line(exc)
+        message = first_line(exc)
         with self._lock:
             self._stats.write_failures += 1
             self._stats.last_error = message
@@ -484,84 +483,6 @@ class Recorder:
             sum(len(b) for b in self._buffers.values()),
             message,
         )
-
-
-class _Throttle:
-    """At most one warning per key every WARN_EVERY seconds, saying how many were held back."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._last: dict[str, float] = {}
-        self._held: dict[str, int] = {}
-
-    def __call__(self, key: str, message: str, *args: Any, exc_info: bool = False) -> None:
-        now = time.monotonic()
-        with self._lock:
-            last = self._last.get(key)
-            if last is not None and now - last < WARN_EVERY:
-                self._held[key] = self._held.get(key, 0) + 1
-                return
-            self._last[key] = now
-            held = self._held.pop(key, 0)
-        if held:
-            message += f" ({held} more like this in the last {WARN_EVERY:.0f} s not shown)"
-        log.warning(message, *args, exc_info=exc_info)
-
-
-def _is_transient(exc: BaseException) -> bool:
-    """A failure of the store rather than of a record: keep the batch and retry it later.
-
-    ``evalkit.store`` raises ``StoreError`` for every connection-level failure (server down,
-    connection lost, SQLite locked, failover, pool exhausted); OSError covers the SQLite file.
-    """
-    return isinstance(exc, StoreError | OSError)
-
-
-def _first_line(exc: BaseException) -> str:
-    # Only the first line: SQLAlchemy appends the statement and its parameters (record content).
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"
-
-
-def _for_caller(err: RecordError, kind: Kind, raws: list[dict[str, Any]]) -> RecordError:
-    """Point an ingest error at the call that queued the record rather than at a batch index."""
-    raw: Mapping[str, Any] = {}
-    index = err.location.removeprefix("record ")
-    if index.isdigit() and 0 < int(index) <= len(raws):
-        raw = raws[int(index) - 1]
-    rid = raw.get("id")
-    return replace(
-        err,
-        location="record()" if kind == "responses" else "feedback()",
-        record_id=rid if isinstance(rid, str) and rid else None,
-    )
-
-
-def _json_safe_extras(raw: dict[str, Any], known: frozenset[str]) -> dict[str, Any]:
-    """Make the fields that end up in the JSON ``metadata`` column storable.
-
-    Services pass Python objects (datetimes, decimals, enums, sets); file and HTTP input cannot
-    contain them, so only the SDK needs this. Known fields are left alone for validation.
-    """
-    return {k: (v if k in known else _jsonable(v)) for k, v in raw.items()}
-
-
-def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, str | bool | int):
-        return value
-    if isinstance(value, float):
-        return (
-            value if math.isfinite(value) else str(value)
-        )  # JSON has no NaN; PostgreSQL refuses it
-    if isinstance(value, enum.Enum):
-        return _jsonable(value.value)
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, date | clock_time):
-        return value.isoformat()
-    return str(value)
 
 
 # Every live Recorder, weakly: closed at interpreter exit, started over in a forked child.
