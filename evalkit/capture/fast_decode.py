@@ -48,7 +48,7 @@ def fast_parse_response(
         return None
     try:
         parsed = _decode(line)
-    except (msgspec.DecodeError, UnicodeDecodeError):
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         return None
     cap = limits.max_field_chars
     if (

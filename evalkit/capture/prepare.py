@@ -28,7 +28,7 @@ from evalkit.capture.validate import (
     parse_response,
 )
 from evalkit.records import FeedbackEvent, LabelRecord, RecordError, ResponseRecord
-from evalkit.store.mappers import response_row
+from evalkit.store.mappers import json_text, response_row
 
 Kind = Literal["responses", "feedback", "labelled"]
 #: What is prepared at a time: a block of JSONL lines, or decoded items and file problems.
@@ -190,10 +190,14 @@ class Preparer:
         record: ResponseRecord,
         labels: tuple[LabelRecord, ...],
     ) -> None:
+        metadata_json = json_text(record.metadata)  # one serialisation, for the test and the row
         if self.redactor is not None:
-            record = redact_record(record, self.redactor, chunk.redactions)
+            redacted = redact_record(record, self.redactor, chunk.redactions, metadata_json)
+            if redacted.metadata is not record.metadata:
+                metadata_json = json_text(redacted.metadata)
+            record = redacted
         chunk.places.append((item.location, item.index))
-        chunk.rows.append(response_row(record))
+        chunk.rows.append(response_row(record, metadata_json))
         if self.ctx.kind == "labelled":
             chunk.labels.append(list(labels))
 

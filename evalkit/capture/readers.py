@@ -94,7 +94,7 @@ def decode_line(item: RawItem) -> RawItem:
         # msgspec is the fast path (it keeps integers of any size, where orjson makes floats
         # of those beyond 64 bits); it refuses a line with invalid UTF-8 or NaN.
         value, error = _decode_json(item.raw), None
-    except (msgspec.DecodeError, UnicodeDecodeError):
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):  # nested thousands deep
         value, error = _careful_decode(item.raw)
     if error is None and not isinstance(value, dict):
         error = f"expected a JSON object, got {type(value).__name__}"
@@ -170,12 +170,11 @@ class Reader:
         limit = self.max_record_bytes
         with self._open_binary() as fh:
             number = 1  # of the first line in ``carry``
-            consumed = 0
-            carry = b""
+            head = fh.read(3)
+            consumed = len(head)
+            carry = b"" if head == b"\xef\xbb\xbf" else head  # a UTF-8 byte order mark
             skipping = False  # inside a line already reported as too long
             while data := fh.read(BLOCK_BYTES):
-                if consumed == 0 and data.startswith(b"\xef\xbb\xbf"):  # UTF-8 byte order mark
-                    data = data[3:]
                 consumed += len(data)
                 if skipping:
                     end = data.find(b"\n")

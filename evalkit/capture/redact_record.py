@@ -26,13 +26,17 @@ def add_counts(total: dict[str, int], counts: Mapping[str, int]) -> None:
 
 
 def redact_record(
-    record: ResponseRecord, redactor: Redactor, counts: dict[str, int]
+    record: ResponseRecord,
+    redactor: Redactor,
+    counts: dict[str, int],
+    metadata_json: str | None = None,
 ) -> ResponseRecord:
     """``record`` with PII replaced in prompt, context, response and metadata strings.
 
     Adds what was replaced to ``counts``; returns ``record`` itself when nothing was.
+    ``metadata_json`` is the metadata as JSON when the caller has it already.
     """
-    if not may_contain_pii(record, redactor):
+    if not may_contain_pii(record, redactor, metadata_json):
         return record
     update: dict[str, Any] = {}
     for name in ("prompt", "context", "response"):
@@ -49,7 +53,9 @@ def redact_record(
     return msgspec.structs.replace(record, **update) if update else record
 
 
-def may_contain_pii(record: ResponseRecord, redactor: Redactor) -> bool:
+def may_contain_pii(
+    record: ResponseRecord, redactor: Redactor, metadata_json: str | None = None
+) -> bool:
     """Whether any text of the record may need redacting, by one test of all of it at once.
 
     ``Redactor.may_contain`` is False for a text only if it is False for every part of it, so
@@ -61,10 +67,13 @@ def may_contain_pii(record: ResponseRecord, redactor: Redactor) -> bool:
     """
     blob = ""
     if record.metadata:
-        try:
-            blob = orjson.dumps(record.metadata).decode()
-        except TypeError:  # integers beyond 64 bits, nesting deeper than orjson goes
-            return True
+        if metadata_json is not None:
+            blob = metadata_json
+        else:
+            try:
+                blob = orjson.dumps(record.metadata).decode()
+            except TypeError:  # integers beyond 64 bits, nesting deeper than orjson goes
+                return True
         if "\\" in blob:
             return True
         blob = _JSON_KEY.sub("", blob)

@@ -33,22 +33,29 @@ assert RESPONSE_COLUMNS[:3] == ("id", "received_at", "created_at")
 assert RESPONSE_COLUMNS[-1] == "content_hash"
 
 
-def response_row(record: ResponseRecord) -> tuple[Any, ...]:
+def response_row(record: ResponseRecord, metadata_json: str | None = None) -> tuple[Any, ...]:
     """A response as a storage row: ``RESPONSE_COLUMNS`` order, metadata as JSON text.
 
     The ingest hot path builds these where records are prepared (worker processes, possibly)
     and hands them to the bulk writer, so the writing process does no per-field work.
     Timestamps become UTC text (``time_text``), which ``store.bulk`` adapts per database.
+    ``metadata_json`` is ``json_text(record.metadata)`` when the caller has it already.
     """
     values = _RESPONSE_VALUES(record)
+    received = values[1]
+    if received is not _last_received[0]:  # the records of one ingest share it
+        _last_received[:] = [received, time_text(received)]
     return (
         values[0],
-        time_text(values[1]),
+        _last_received[1],
         time_text(values[2]),
         *values[3:_METADATA_AT],
-        json_text(record.metadata),
+        json_text(record.metadata) if metadata_json is None else metadata_json,
         *values[_METADATA_AT + 1 :],
     )
+
+
+_last_received: list[Any] = [None, ""]
 
 
 def time_text(value: datetime) -> str:
