@@ -18,6 +18,9 @@ from typing import Any
 
 import msgspec
 
+#: The kinds of personal data redaction knows (``capture.redact``), in their settings' spelling.
+PII_KINDS = ("email", "phone", "card", "ip", "secret")
+
 
 def utcnow() -> datetime:
     """Timezone-aware now; every timestamp evalkit stores is UTC."""

@@ -14,8 +14,9 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from evalkit.records import PII_KINDS
+
 #: PII kinds the redactor knows; ``EVALKIT_REDACT_KINDS`` picks a subset.
-PII_KINDS = ("email", "phone", "card", "ip", "secret")
 
 
 class Settings(BaseSettings):

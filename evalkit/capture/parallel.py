@@ -80,15 +80,17 @@ def _pool(workers: int, ctx: PrepareContext) -> Iterator[ProcessPoolExecutor]:
     # spawn, not fork: a fork would copy the parent's open database connections and threads.
     # Spawned workers normally re-import the parent's __main__ script, which breaks (or re-runs)
     # a user's script without an `if __name__ == "__main__"` guard; the workers need nothing
-    # from it, so it is hidden while they start: one task each, submitted at once, starts them
-    # all (a pool only starts a process when no started one is idle).
+    # from it, so it is hidden while they are launched: one task each, submitted at once,
+    # launches them all (a pool only starts a process when no started one is idle), and a
+    # process has been handed what it imports by the time ``submit`` returns. Their imports
+    # then run while this process reads the first blocks.
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start, initargs=(ctx,))
     main = sys.modules.get("__main__")
     sys.modules["__main__"] = types.ModuleType("__main__")
     try:
-        for started in [pool.submit(int) for _ in range(workers)]:
-            started.result()
+        for _ in range(workers):
+            pool.submit(int)
     finally:
         if main is not None:
             sys.modules["__main__"] = main

@@ -28,7 +28,7 @@ from evalkit.capture.validate import (
     parse_response,
 )
 from evalkit.records import FeedbackEvent, LabelRecord, RecordError, ResponseRecord
-from evalkit.store.mappers import json_text, response_row
+from evalkit.store.rows import json_text, response_row
 
 Kind = Literal["responses", "feedback", "labelled"]
 #: What is prepared at a time: a block of JSONL lines, or decoded items and file problems.
@@ -62,7 +62,7 @@ class PreparedChunk(msgspec.Struct, array_like=True):
     read: int = 0
     #: per valid record: (location, 0-based index of an in-memory batch)
     places: list[tuple[str, int | None]] = msgspec.field(default_factory=list)
-    #: per valid response: its storage row (``store.mappers.response_row``)
+    #: per valid response: its storage row (``store.rows.response_row``)
     rows: list[tuple[Any, ...]] = msgspec.field(default_factory=list)
     #: per valid feedback event, with its content hash
     events: list[FeedbackEvent] = msgspec.field(default_factory=list)

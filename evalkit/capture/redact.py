@@ -43,7 +43,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterable
 
-from evalkit.settings import PII_KINDS
+from evalkit.records import PII_KINDS
 
 REPLACEMENTS: dict[str, str] = {
     "email": "[EMAIL]",

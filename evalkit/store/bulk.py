@@ -17,7 +17,7 @@ SQLAlchemy's:
 Rows come in one database-neutral form, *storage rows*: tuples in column order, JSON
 columns as JSON text, timestamps as UTC text in SQLAlchemy's SQLite layout
 ("2025-03-01 09:30:00.000000"), all made where records are prepared (``storage_rows``,
-``store.mappers.response_row``). SQLite stores them as they are; the other databases get
+``store.rows.response_row``). SQLite stores them as they are; the other databases get
 them adapted here, as SQLAlchemy's type processing is bypassed.
 """
 
@@ -30,7 +30,7 @@ from typing import Any
 
 from sqlalchemy import Connection, DateTime, Table, insert, select
 
-from evalkit.store.mappers import json_text, json_value, time_text
+from evalkit.store.rows import json_text, json_value, time_text
 
 #: Columns whose Python values are JSON documents.
 _JSON_TYPES = ("JSON",)

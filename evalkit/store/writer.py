@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Table, insert, select, update
 from evalkit.records import FeedbackEvent, LabelRecord, ResponseRecord
 from evalkit.store import mappers
 from evalkit.store.bulk import insert_missing, select_by_ids, storage_rows
+from evalkit.store.rows import RESPONSE_COLUMNS, json_text, json_value, response_row
 from evalkit.store.tables import FEEDBACK, LABELS, RESPONSES
 
 #: Ids per IN (...) lookup; well under SQLite's and PostgreSQL's parameter limits.
@@ -47,13 +48,13 @@ class Writer:
         self, records: Sequence[ResponseRecord], *, rekey_conflicts: bool = False
     ) -> WriteResult:
         """Store new responses (see ``add_response_rows``)."""
-        rows = [mappers.response_row(r) for r in records]
+        rows = [response_row(r) for r in records]
         return self.add_response_rows(rows, rekey_conflicts=rekey_conflicts)
 
     def add_response_rows(
         self, rows: Sequence[tuple[Any, ...]], *, rekey_conflicts: bool = False
     ) -> WriteResult:
-        """Store new responses given as storage rows (``mappers.response_row``).
+        """Store new responses given as storage rows (``store.rows.response_row``).
 
         ``rekey_conflicts`` is for third-party datasets whose ids are not unique: a record whose id
         is taken by other content is stored as ``ID#<hash8>`` (its own id kept in
@@ -65,7 +66,7 @@ class Writer:
         repeats = _first_of_each(((row[0], row[-1], row) for row in rows), firsts)
         # New data is the common case: insert first, look up only the ids that were there.
         fresh = [row for _, row in firsts.values()]
-        stored_hash = self._insert_rows(RESPONSES, mappers.RESPONSE_COLUMNS, fresh, result)
+        stored_hash = self._insert_rows(RESPONSES, RESPONSE_COLUMNS, fresh, result)
         _settle_repeats(repeats, firsts, stored_hash, result)
         if rekey_conflicts and result.conflicts:
             self._rekey(rows, result)
@@ -240,9 +241,9 @@ def _rekeyed(row: tuple[Any, ...]) -> tuple[Any, ...]:
     rid, digest = row[0], row[-1]
     # Ids are at most 128 characters: shorten the original to fit the suffix.
     new_id = f"{rid[: 128 - 9]}#{digest[:8]}"
-    at = mappers.RESPONSE_COLUMNS.index("metadata")
-    metadata = {**mappers.json_value(row[at]), "source_id": rid}
-    return (new_id, *row[1:at], mappers.json_text(metadata), *row[at + 1 :])
+    at = RESPONSE_COLUMNS.index("metadata")
+    metadata = {**json_value(row[at]), "source_id": rid}
+    return (new_id, *row[1:at], json_text(metadata), *row[at + 1 :])
 
 
 def _first_of_each(

@@ -14,7 +14,7 @@ from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from evalkit.capture.redact import REPLACEMENTS, Redactor
-from evalkit.settings import PII_KINDS
+from evalkit.records import PII_KINDS
 
 REDACTOR = Redactor()
 

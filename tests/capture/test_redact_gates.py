@@ -30,9 +30,8 @@ from hypothesis import strategies as st
 from evalkit.capture.redact import Redactor
 from evalkit.capture.redact_record import may_contain_pii, redact_record
 from evalkit.capture.validate import Limits, parse_response
-from evalkit.records import ResponseRecord
-from evalkit.settings import PII_KINDS
-from evalkit.store.mappers import json_text
+from evalkit.records import PII_KINDS, ResponseRecord
+from evalkit.store.rows import json_text
 
 PROPERTY = hsettings(deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow])
 NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)

@@ -39,7 +39,7 @@ from evalkit.store.tables import INGEST_RUNS, RESPONSES
 from tests.helpers import record, write_jsonl
 
 N = 3000
-BATCH = 50  # many short transactions per worker, so the workers' batches interleave
+BATCH = 20  # many short transactions per worker, so the workers' batches interleave
 CRASHED = 70  # a worker's exit code when something escaped the CLI's own error handling
 TIMEOUT = 180
 
