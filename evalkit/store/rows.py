@@ -56,13 +56,14 @@ def response_row(record: ResponseRecord, metadata_json: str | None = None) -> tu
     Timestamps become UTC text (``time_text``), which ``store.bulk`` adapts per database.
     ``metadata_json`` is ``json_text(record.metadata)`` when the caller has it already.
     """
+    global _last_received
     values = _RESPONSE_VALUES(record)
-    received = values[1]
-    if received is not _last_received[0]:  # the records of one ingest share it
-        _last_received[:] = [received, time_text(received)]
+    last = _last_received  # one read: another thread may replace it meanwhile
+    if values[1] is not last[0]:  # the records of one ingest share their received_at
+        last = _last_received = (values[1], time_text(values[1]))
     return (
         values[0],
-        _last_received[1],
+        last[1],
         time_text(values[2]),
         *values[3:_METADATA_AT],
         json_text(record.metadata) if metadata_json is None else metadata_json,
@@ -70,7 +71,7 @@ def response_row(record: ResponseRecord, metadata_json: str | None = None) -> tu
     )
 
 
-_last_received: list[Any] = [None, ""]
+_last_received: tuple[datetime | None, str] = (None, "")
 
 
 def time_text(value: datetime) -> str:

@@ -54,3 +54,30 @@ def test_worker_processes_import_no_sqlalchemy_or_pydantic():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_rows_built_on_several_threads_keep_their_own_received_at():
+    """``response_row`` caches the text of the last received_at; threads with different ones
+    (an API server, the SDK's writer) must never get another's."""
+    import threading
+
+    from evalkit.capture.validate import Limits, parse_response
+
+    def build(hour: int, out: list[str]) -> None:
+        received = datetime(2026, 1, 1, hour, tzinfo=UTC)
+        rec = parse_response(record(hour), received_at=received, limits=Limits(1000))
+        out.extend(response_row(rec)[1] for _ in range(20_000))
+
+    results: list[list[str]] = [[], [], []]
+    threads = [threading.Thread(target=build, args=(h, results[h])) for h in range(3)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    for hour, texts in enumerate(results):
+        assert set(texts) == {f"2026-01-01 {hour:02d}:00:00.000000"}
