@@ -57,8 +57,10 @@ def test_worker_processes_import_no_sqlalchemy_or_pydantic():
 
 
 def test_rows_built_on_several_threads_keep_their_own_received_at():
-    """``response_row`` caches the text of the last received_at; threads with different ones
-    (an API server, the SDK's writer) must never get another's."""
+    """``response_row`` caches the text of the last received_at, and threads with different
+    ones (an API server, the SDK's writer) make it flip constantly: each row must still carry
+    its own. (CPython seldom switches threads inside the few lines that matter, so this checks
+    the cache's bookkeeping under flipping, not every possible interleaving.)"""
     import threading
 
     from evalkit.capture.validate import Limits, parse_response
