@@ -11,10 +11,11 @@ import csv
 import gzip
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import msgspec
 
@@ -161,14 +162,21 @@ class Reader:
             return self._csv()
         return self._parquet()
 
-    def _open_binary(self) -> IO[bytes]:
-        if self.path.suffix.lower() == ".gz":
-            return gzip.open(self.path, "rb")  # type: ignore[return-value]
-        return self.path.open("rb")
+    @contextmanager
+    def _open_binary(self) -> Iterator[tuple[IO[bytes], Callable[[int], int]]]:
+        """The file's decompressed bytes, and a function from decompressed bytes read to bytes
+        read from disk: ``total`` counts bytes on disk, so a compressed file's bar ends at 100%
+        too."""
+        with self.path.open("rb") as raw:
+            if self.path.suffix.lower() != ".gz":
+                yield raw, lambda read: read
+                return
+            with gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:
+                yield cast(IO[bytes], unzipped), lambda read: _tell(raw)
 
     def _jsonl(self) -> Iterator[RawItem | LineBlock]:
         limit = self.max_record_bytes
-        with self._open_binary() as fh:
+        with self._open_binary() as (fh, on_disk):
             number = 1  # of the first line in ``carry``
             head = fh.read(3)
             consumed = len(head)
@@ -184,18 +192,20 @@ class Reader:
                 buffer = carry + data if carry else data
                 cut = buffer.rfind(b"\n") + 1
                 if cut:
-                    yield LineBlock(number, buffer[: cut - 1], consumed - (len(buffer) - cut))
+                    yield LineBlock(
+                        number, buffer[: cut - 1], on_disk(consumed - len(buffer) + cut)
+                    )
                     number += buffer.count(b"\n", 0, cut)
                 carry = buffer[cut:]
                 if len(carry) > limit:  # a line longer than any record may be: never hold it
-                    yield RawItem(f"line {number}", None, _too_long(limit), consumed)
+                    yield RawItem(f"line {number}", None, _too_long(limit), on_disk(consumed))
                     carry, skipping = b"", True
             if carry:
-                yield LineBlock(number, carry, consumed)
+                yield LineBlock(number, carry, on_disk(consumed))
 
     def _csv(self) -> Iterator[RawItem]:
         csv.field_size_limit(self.max_record_bytes)
-        with self._open_binary() as raw:
+        with self._open_binary() as (raw, on_disk):
             text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
             reader = csv.reader(text)
             try:
@@ -221,7 +231,7 @@ class Reader:
                         f"line {reader.line_num}",
                         None,
                         f"unreadable CSV row: {exc}",
-                        self._tell(raw),
+                        on_disk(_tell(raw)),
                     )
                     continue
                 if not row or all(not cell for cell in row):
@@ -232,17 +242,12 @@ class Reader:
                         location,
                         None,
                         f"{len(row)} values but the header has {len(header)} columns",
-                        self._tell(raw),
+                        on_disk(_tell(raw)),
                     )
                     continue
-                yield RawItem(location, dict(zip(header, row, strict=False)), None, self._tell(raw))
-
-    @staticmethod
-    def _tell(raw: IO[bytes]) -> int:
-        try:
-            return raw.tell()
-        except (OSError, ValueError):
-            return 0
+                yield RawItem(
+                    location, dict(zip(header, row, strict=False)), None, on_disk(_tell(raw))
+                )
 
     def _parquet(self) -> Iterator[RawItem]:
         import pyarrow as pa
@@ -264,3 +269,11 @@ class Reader:
             raise FileProblem(
                 f"{self.path}: row {number + 1}: Parquet read failed: {exc}"
             ) from None
+
+
+def _tell(fh: IO[bytes]) -> int:
+    """Position in ``fh``, or 0 where it cannot tell (progress only: never worth an error)."""
+    try:
+        return fh.tell()
+    except (OSError, ValueError):
+        return 0

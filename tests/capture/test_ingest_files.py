@@ -313,6 +313,34 @@ def test_parquet_and_gzip(db, settings, tmp_path):
     assert get_response(db, "r-3").input_tokens == 13
 
 
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_progress_of_a_gzipped_file_counts_bytes_on_disk(db, settings, tmp_path, monkeypatch, fmt):
+    """The bar's total is the file's size on disk; progress must count the same bytes, not the
+    (several times larger) decompressed ones, or the bar of a .gz file runs past 100%."""
+    from evalkit.capture import readers
+
+    monkeypatch.setattr(readers, "BLOCK_BYTES", 4096)  # many progress updates on a small file
+    rows = [record(i, response="words " * 60) for i in range(300)]
+    path = tmp_path / f"big.{fmt}.gz"
+    with gzip.open(path, "wt", newline="") as fh:
+        if fmt == "jsonl":
+            fh.writelines(json.dumps(r) + "\n" for r in rows)
+        else:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    size = path.stat().st_size
+    seen: list[tuple[int, int]] = []
+    report = Ingestor(db, settings, IngestOptions()).ingest_files(
+        [path], progress=lambda _name, done, total: seen.append((done, total))
+    )
+    assert report.stored == 300 and not report.errors
+    assert len(seen) > 3 and {total for _, total in seen} == {size}
+    done = [d for d, _ in seen]
+    assert done == sorted(done) and max(done) <= size
+    assert done[-1] == size  # the whole file was read by the last item
+
+
 def test_not_a_parquet_file(db, settings, tmp_path):
     path = tmp_path / "fake.parquet"
     path.write_text("not parquet")
