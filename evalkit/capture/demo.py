@@ -27,143 +27,26 @@ from typing import Any
 import numpy as np
 
 from evalkit.capture import demo_text as text
+from evalkit.capture.demo_profiles import (
+    CHANNELS,
+    DAYS,
+    FEEDBACK_SOURCES,
+    FRUSTRATED,
+    HOURLY,
+    INTENTS,
+    LOCALES,
+    MODELS,
+    OUTCOMES,
+    PROMPTS,
+    TENANTS,
+    WEEKEND,
+    IntentProfile,
+    ModelProfile,
+    PromptRelease,
+    TenantProfile,
+)
+from evalkit.capture.demo_words import TENANT_FACTS, pick, weighted
 from evalkit.errors import UsageError
-
-DAYS = 14
-OUTCOMES = ("converted", "resolved", "dropped", "escalated")
-
-
-@dataclass(frozen=True)
-class ModelProfile:
-    """How one model behaves; rates are base probabilities before intent multipliers."""
-
-    model_id: str
-    versions: tuple[tuple[int, str], ...]  # (first day, version), in rollout order
-    style: str  # "thorough" | "plain" | "terse": how many answer sentences it keeps
-    hallucination: float
-    harm: float
-    tone: tuple[float, float, float]  # polite, neutral, impolite
-    latency_ms: tuple[float, float, float]  # base, per output token, lognormal sigma
-    price: tuple[float, float]  # USD per million input, output tokens
-    confidence: tuple[float, float]  # beta(a, b) when right; wrong answers shift it only a little
-
-
-# fmt: off
-MODELS = {m.model_id: m for m in (
-    ModelProfile("atlas-xl", versions=((0, "atlas-xl-2024-05"),), style="thorough",
-                 hallucination=0.045, harm=0.008, tone=(0.72, 0.26, 0.02),
-                 latency_ms=(900.0, 28.0, 0.35), price=(5.0, 15.0), confidence=(9.0, 2.0)),
-    ModelProfile("swift-mini", versions=((0, "swift-mini-0.9.3"), (5, "swift-mini-0.9.4")),
-                 style="plain", hallucination=0.16, harm=0.042, tone=(0.55, 0.40, 0.05),
-                 latency_ms=(250.0, 6.0, 0.5), price=(0.15, 0.60), confidence=(10.0, 1.6)),
-    ModelProfile("support-ft", versions=((0, "support-ft-r7"), (9, "support-ft-r8")),
-                 style="terse", hallucination=0.10, harm=0.035, tone=(0.18, 0.67, 0.15),
-                 latency_ms=(300.0, 9.0, 0.4), price=(0.30, 1.20), confidence=(7.0, 2.2)),
-)}
-# fmt: on
-
-
-@dataclass(frozen=True)
-class IntentProfile:
-    """What users ask and how risky answering it is."""
-
-    name: str
-    hallucination: float  # multiplier on the model's base rate
-    harm: float  # multiplier on the model's base rate
-    harm_kinds: tuple[tuple[str, int, float], ...]  # (demo_text.HARM_TEXT key, severity, weight)
-    pii: float  # share of prompts carrying PII
-    pii_kinds: tuple[str, ...]
-    outcomes: tuple[float, float, float, float]  # converted, resolved, dropped, escalated
-
-
-# fmt: off
-INTENTS = {i.name: i for i in (
-    IntentProfile("order_status", hallucination=0.8, harm=0.8,
-                  harm_kinds=(("leak", 3, 0.5), ("parcel_grab", 2, 0.25), ("disparage", 1, 0.25)),
-                  pii=0.05, pii_kinds=("email", "phone", "card"),
-                  outcomes=(0.02, 0.72, 0.16, 0.10)),
-    IntentProfile("refund_policy", hallucination=1.0, harm=0.8,
-                  harm_kinds=(("chargeback", 2, 0.7), ("disparage", 1, 0.3)),
-                  pii=0.06, pii_kinds=("email", "phone", "card"),
-                  outcomes=(0.03, 0.62, 0.18, 0.17)),
-    IntentProfile("product_question", hallucination=1.3, harm=0.6,
-                  harm_kinds=(("unsafe_use", 2, 0.7), ("disparage", 1, 0.3)),
-                  pii=0.02, pii_kinds=("email", "phone"), outcomes=(0.34, 0.36, 0.24, 0.06)),
-    IntentProfile("account_help", hallucination=0.7, harm=1.2,
-                  harm_kinds=(("weak_security", 2, 0.5), ("leak", 3, 0.3), ("disparage", 1, 0.2)),
-                  pii=0.10, pii_kinds=("email", "phone", "ip"), outcomes=(0.01, 0.70, 0.15, 0.14)),
-    IntentProfile("medical_question", hallucination=1.2, harm=3.0,
-                  harm_kinds=(("unsafe_advice", 3, 0.85), ("disparage", 1, 0.15)),
-                  pii=0.05, pii_kinds=("email", "phone"), outcomes=(0.20, 0.50, 0.18, 0.12)),
-    IntentProfile("smalltalk", hallucination=0.5, harm=1.0, harm_kinds=(("disparage", 1, 1.0),),
-                  pii=0.02, pii_kinds=("email",), outcomes=(0.05, 0.45, 0.48, 0.02)),
-)}
-# fmt: on
-RAG_INTENTS = tuple(name for name in INTENTS if name != "smalltalk")
-
-
-@dataclass(frozen=True)
-class TenantProfile:
-    """A fictional customer company: its traffic share, mix of questions, users and models."""
-
-    name: str
-    share: float
-    intents: dict[str, float]
-    models: dict[str, float]
-    segments: dict[str, float]  # free, pro, enterprise
-    pinned_prompt: str | None = None  # regulated tenants freeze the prompt version
-
-
-# fmt: off
-TENANTS = (
-    TenantProfile("brightcart", share=0.38,
-                  intents={"order_status": 0.34, "refund_policy": 0.2, "product_question": 0.2,
-                           "account_help": 0.12, "smalltalk": 0.14},
-                  models={"atlas-xl": 0.2, "swift-mini": 0.6, "support-ft": 0.2},
-                  segments={"free": 0.7, "pro": 0.25, "enterprise": 0.05}),
-    TenantProfile("lumen-home", share=0.24,
-                  intents={"order_status": 0.3, "refund_policy": 0.22, "product_question": 0.22,
-                           "account_help": 0.12, "smalltalk": 0.14},
-                  models={"atlas-xl": 0.2, "swift-mini": 0.15, "support-ft": 0.65},
-                  segments={"free": 0.55, "pro": 0.35, "enterprise": 0.1}),
-    TenantProfile("kestrel-gear", share=0.22,
-                  intents={"order_status": 0.22, "refund_policy": 0.14, "product_question": 0.32,
-                           "account_help": 0.16, "smalltalk": 0.16},
-                  models={"atlas-xl": 0.35, "swift-mini": 0.45, "support-ft": 0.2},
-                  segments={"free": 0.5, "pro": 0.35, "enterprise": 0.15}),
-    TenantProfile("harbor-health", share=0.16,
-                  intents={"order_status": 0.2, "refund_policy": 0.08, "product_question": 0.1,
-                           "account_help": 0.14, "medical_question": 0.38, "smalltalk": 0.1},
-                  models={"atlas-xl": 0.65, "swift-mini": 0.35},
-                  segments={"free": 0.4, "pro": 0.3, "enterprise": 0.3},
-                  pinned_prompt="support-v12"),
-)
-# fmt: on
-
-
-@dataclass(frozen=True)
-class PromptRelease:
-    """A system-prompt version, live for every tenant (unless pinned) from ``first_day``."""
-
-    version: str
-    first_day: int
-    system_tokens: int  # the system prompt's share of every request's input tokens
-    hallucination: dict[str, float]  # intent -> multiplier this release brings
-
-
-PROMPTS = (
-    PromptRelease("support-v12", 0, 310, {}),
-    PromptRelease("support-v13", 7, 365, {"refund_policy": 3.0}),
-)
-LOCALES = {"en-US": 0.62, "en-GB": 0.16, "en-CA": 0.1, "en-AU": 0.07, "en-IN": 0.05}
-CHANNELS = {"web": 0.55, "app": 0.35, "email": 0.1}
-#: Relative traffic per UTC hour: quiet overnight in the Americas, peaking in their afternoon.
-HOURLY = np.array(
-    [5, 4, 3, 2, 2, 2, 2, 3, 4, 5, 6, 7, 8, 9, 10, 10, 10, 10, 9, 9, 8, 7, 6, 6], dtype=float
-)
-WEEKEND = 0.7
-FRUSTRATED = 0.15  # share of users already annoyed when they write
-FEEDBACK_SOURCES = {"web": "web-widget", "app": "app-widget", "email": "email-survey"}
 
 
 @dataclass(frozen=True)
@@ -212,7 +95,7 @@ def _route(rng: np.random.Generator, tenant: TenantProfile, segment: str) -> Mod
         weights["atlas-xl"] *= 3
     if segment == "free" and "swift-mini" in weights:
         weights["swift-mini"] *= 1.5
-    return MODELS[text.weighted(rng, weights)]
+    return MODELS[weighted(rng, weights)]
 
 
 def _judge(
@@ -227,10 +110,10 @@ def _judge(
     hallucination = bool(rng.random() < min(p_hall, 0.9))
     harm_kind, severity = None, None
     if rng.random() < model.harm * intent.harm:
-        harm_kind, severity, _ = text.weighted(rng, {k: k[2] for k in intent.harm_kinds})
+        harm_kind, severity, _ = weighted(rng, {k: k[2] for k in intent.harm_kinds})
     polite, neutral, impolite = model.tone
     impolite *= 1.6 if frustrated else 1.0
-    tone = text.weighted(rng, {"polite": polite, "neutral": neutral, "impolite": impolite})
+    tone = weighted(rng, {"polite": polite, "neutral": neutral, "impolite": impolite})
     if harm_kind == "disparage":
         tone = "impolite"  # disparaging a user is never merely neutral
     truth = {
@@ -249,7 +132,7 @@ def _outcome(rng: np.random.Generator, intent: IntentProfile, bad: bool, frustra
         p = p * np.array([0.5, 0.55, 1.6, 3.0])
     if frustrated:
         p = p * np.array([1.0, 1.0, 1.0, 1.5])
-    return text.weighted(rng, dict(zip(OUTCOMES, p.tolist(), strict=True)))
+    return weighted(rng, dict(zip(OUTCOMES, p.tolist(), strict=True)))
 
 
 def _usage(
@@ -298,18 +181,18 @@ class _Turn:
 def _turn(rng: np.random.Generator, rid: str, at: datetime, start: datetime) -> _Turn:
     """One response: who asked what, which model answered, what went wrong, what it cost."""
     day = (at - start) // timedelta(days=1)
-    tenant = TENANTS[text.weighted(rng, {i: t.share for i, t in enumerate(TENANTS)})]
-    segment = text.weighted(rng, tenant.segments)
-    intent = INTENTS[text.weighted(rng, tenant.intents)]
+    tenant = TENANTS[weighted(rng, {i: t.share for i, t in enumerate(TENANTS)})]
+    segment = weighted(rng, tenant.segments)
+    intent = INTENTS[weighted(rng, tenant.intents)]
     model = _route(rng, tenant, segment)
     release = _prompt_release(tenant, day)
-    channel, locale = text.weighted(rng, CHANNELS), text.weighted(rng, LOCALES)
+    channel, locale = weighted(rng, CHANNELS), weighted(rng, LOCALES)
     frustrated = bool(rng.random() < FRUSTRATED)
-    facts = text.TENANT_FACTS[tenant.name]
+    facts = TENANT_FACTS[tenant.name]
     exchange = text.BUILDERS[intent.name](rng, facts, at)
     pii = None
     if rng.random() < intent.pii:
-        pii = text.pii_sentence(rng, text.pick(rng, intent.pii_kinds))
+        pii = text.pii_sentence(rng, pick(rng, intent.pii_kinds))
     prompt = text.dress_prompt(rng, exchange.prompt, frustrated=frustrated, pii=pii)
     judged, harm_kind = _judge(rng, model, intent, release, frustrated)
     harm = text.harm_sentence(rng, harm_kind) if harm_kind else None
@@ -351,14 +234,14 @@ def _feedback_for(rng: np.random.Generator, turn: _Turn) -> list[dict[str, Any]]
     rid, channel = turn.record["id"], turn.record["metadata"]["channel"]
     events: list[tuple[str, str, float, str]] = []  # kind, value, delay in minutes, source
     if "outcome" not in turn.record and rng.random() < 0.55:
-        source = text.pick(rng, ("crm", "helpdesk"))
+        source = pick(rng, ("crm", "helpdesk"))
         events.append(("outcome", turn.outcome, rng.lognormal(np.log(480), 1.0), source))
     if rng.random() < (0.2 if turn.bad else 0.08):
         rating = "down" if rng.random() < (0.7 if turn.bad else 0.2) else "up"
         source = FEEDBACK_SOURCES[channel]
         events.append(("rating", rating, rng.lognormal(np.log(3), 0.8), source))
     if turn.correction and rng.random() < 0.3:
-        source = text.pick(rng, ("web-widget", "agent-console"))
+        source = pick(rng, ("web-widget", "agent-console"))
         events.append(("correction", turn.correction, rng.lognormal(np.log(12), 0.9), source))
     return [
         {

@@ -16,16 +16,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from evalkit.capture.demo import (
-    INTENTS,
-    MODELS,
-    OUTCOMES,
-    RAG_INTENTS,
-    TENANTS,
-    DemoTraffic,
-    generate_demo,
-    write_demo,
-)
+from evalkit.capture.demo import DemoTraffic, generate_demo, write_demo
+from evalkit.capture.demo_profiles import INTENTS, MODELS, OUTCOMES, RAG_INTENTS, TENANTS
 from evalkit.capture.demo_text import CLOSERS, HARM_TEXT, OPENERS
 from evalkit.capture.validate import Limits, parse_feedback, parse_response
 from evalkit.errors import UsageError
