@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from evalkit.cli import app, parse_age
+from evalkit.cli import app
+from evalkit.cli.store_admin import parse_age
 from evalkit.errors import UsageError
 from tests.helpers import record, write_jsonl
 

@@ -1,0 +1,87 @@
+"""The ``evalkit`` command: a thin Typer adapter over the stages.
+
+Each command parses its options, calls one function of a stage, and renders the result. Domain
+errors are translated to messages and exit codes once, in ``evalkit.cli.context``:
+
+- 0: everything was stored (or there was nothing to do)
+- 1: some records were rejected (invalid, conflicting, or pointing at an unknown response)
+- 2: usage error (bad option, unknown format, missing file)
+- 3: the store cannot be reached or is at an unusable schema revision
+
+This module holds the root app, its global options and ``main`` (the console script); the
+commands live in one module per group and are registered below in the order ``--help`` lists
+them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from evalkit import __version__
+from evalkit.cli.context import EXIT_USAGE, console, fail, state
+from evalkit.cli.demo import demo
+from evalkit.cli.ingest import ingest, labels_app
+from evalkit.cli.serve import serve
+from evalkit.cli.store_admin import db_app, purge, summary
+from evalkit.settings import Settings
+
+app = typer.Typer(
+    name="evalkit",
+    help="Capture, review and gate the quality of LLM outputs in production.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(db_app, name="db")
+app.add_typer(labels_app, name="labels")
+app.command()(ingest)
+app.command()(demo)
+app.command()(summary)
+app.command()(purge)
+app.command()(serve)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"evalkit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            envvar="EVALKIT_DATABASE_URL",
+            help="SQLAlchemy URL of the store (default: SQLite in the data dir).",
+        ),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            envvar="EVALKIT_DATA_DIR",
+            help="Where the SQLite store and demo files live.",
+        ),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    overrides: dict[str, Any] = {}
+    if database_url:
+        overrides["database_url"] = database_url
+    if data_dir:
+        overrides["data_dir"] = data_dir
+    try:
+        state.settings = Settings(**overrides)
+    except ValueError as exc:
+        fail(f"invalid setting: {exc}", EXIT_USAGE)
+
+
+def main() -> None:
+    app()
