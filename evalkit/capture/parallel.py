@@ -108,7 +108,9 @@ def _prepare(source: str, payload: Payload) -> bytes | PreparedChunk:
     chunk = _preparer(source, payload)
     try:
         return _ENCODE(chunk)
-    except OverflowError:  # an integer beyond 64 bits in an event's metadata: pickle keeps it
+    except (OverflowError, UnicodeEncodeError):
+        # MessagePack holds neither an integer beyond 64 bits (an event's metadata) nor a lone
+        # surrogate (an error naming the id of a line with invalid UTF-8 in it): pickle does.
         return chunk
 
 

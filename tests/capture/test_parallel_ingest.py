@@ -22,7 +22,10 @@ def _mixed(tmp_path):
     rows[20] = {"id": "no-response"}
     rows[30] = record(5, response="other content")  # conflicts with line 6
     rows[40] = "[1, 2]"
-    return write_jsonl(tmp_path / "mixed.jsonl", rows)
+    path = write_jsonl(tmp_path / "mixed.jsonl", rows)
+    with path.open("ab") as fh:  # its error names an id holding a lone surrogate
+        fh.write(b'{"id": "\xffbad", "response": "x"}\n')
+    return path
 
 
 @pytest.mark.slow
@@ -49,14 +52,21 @@ def test_worker_processes_match_the_in_process_path(tmp_path, store_url):
         )
         db.dispose()
     in_process, pooled = reports
-    assert (pooled.read, pooled.stored, pooled.invalid, pooled.conflicts) == (600, 596, 3, 1)
+    assert (pooled.read, pooled.stored, pooled.invalid, pooled.conflicts) == (601, 596, 4, 1)
     assert pooled.redactions == in_process.redactions == {"email": 596}
 
     def errors(report):
         return [(e.location, e.field, e.message, e.record_id) for e in report.errors]
 
     assert errors(pooled) == errors(in_process)
-    assert [e.location for e in pooled.errors] == ["line 11", "line 21", "line 41", "line 31"]
+    assert [e.location for e in pooled.errors] == [
+        "line 11",
+        "line 21",
+        "line 41",
+        "line 601",
+        "line 31",
+    ]
+    assert pooled.errors[3].record_id == "\udcffbad"
     assert stored[0] == stored[1]
 
 
