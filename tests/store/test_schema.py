@@ -37,3 +37,31 @@ def test_unusable_store_is_a_store_error(tmp_path):
         Database.open(f"sqlite:///{blocker}/sub/evalkit.db")
     with pytest.raises(StoreError, match="cannot open the store"):
         Database.open("nosuchdriver://x/y")
+
+
+def test_sqlite_pages_and_checkpoints(tmp_path):
+    """A new store gets 16 KiB pages; a store made with SQLite's default 4 KiB keeps them (the
+    size is fixed once the file exists) and still checkpoints every 64 MiB of WAL, not every 256."""
+    import sqlite3
+
+    from evalkit.store.database import WAL_CHECKPOINT_BYTES
+
+    def pragmas(db: Database) -> tuple[int, int, int]:
+        with db.engine.connect() as conn:
+            return tuple(  # type: ignore[return-value]
+                conn.exec_driver_sql(f"PRAGMA {name}").scalar_one()
+                for name in ("page_size", "wal_autocheckpoint", "journal_size_limit")
+            )
+
+    new = Database.open(f"sqlite:///{tmp_path / 'new.db'}")
+    assert pragmas(new) == (16384, WAL_CHECKPOINT_BYTES // 16384, WAL_CHECKPOINT_BYTES)
+    new.dispose()
+
+    old_path = tmp_path / "old.db"
+    plain = sqlite3.connect(old_path)
+    plain.execute("CREATE TABLE t (x)")  # the file now exists with the default page size
+    plain.close()
+    old = Database.open(f"sqlite:///{old_path}")
+    assert pragmas(old) == (4096, WAL_CHECKPOINT_BYTES // 4096, WAL_CHECKPOINT_BYTES)
+    assert current_revision(old.engine) == head_revision()
+    old.dispose()
