@@ -141,6 +141,29 @@ def test_demo_runs_end_to_end_and_is_idempotent(env, tmp_path):
     assert again.exit_code == 0 and "stored 0, duplicates 300" in again.output
 
 
+def test_demo_with_another_seed_or_size_adds_its_own_traffic(env, tmp_path):
+    """Another seed (or size) is other traffic: it must be stored beside the first run, not be
+    refused as 300 conflicts, and each run keeps its own ground truth."""
+    assert run(env, "demo", "--n", "300", "--quiet").exit_code == 0
+    other = run(env, "demo", "--n", "300", "--seed", "8", "--quiet")
+    assert other.exit_code == 0, other.output
+    assert "stored 300" in other.output and "conflict" not in other.output
+    bigger = run(env, "demo", "--n", "400", "--quiet")
+    assert bigger.exit_code == 0 and "stored 400" in bigger.output, bigger.output
+    assert json.loads(run(env, "summary", "--json").output)["responses"] == 1000
+    data_dir = Path(env["EVALKIT_DATA_DIR"]) / "demo"
+    truths = {
+        p.parent.name: [json.loads(line)["id"] for line in p.read_text().splitlines()]
+        for p in data_dir.glob("*/truth.jsonl")
+    }
+    assert {name: len(ids) for name, ids in truths.items()} == {
+        "s7-n300": 300,
+        "s8-n300": 300,
+        "s7-n400": 400,
+    }
+    assert truths["s8-n300"][0] == "demo-s8-n300-000001"
+
+
 @pytest.mark.slow
 def test_console_script_help_is_fast_and_lists_commands(tmp_path):
     exe = Path(sys.executable).with_name("evalkit")

@@ -255,23 +255,34 @@ def _feedback_for(rng: np.random.Generator, turn: _Turn) -> list[dict[str, Any]]
     ]
 
 
-def generate_demo(n: int = 2000, *, rng: np.random.Generator, start: datetime) -> DemoTraffic:
+def generate_demo(
+    n: int = 2000, *, rng: np.random.Generator, start: datetime, run: str = "demo"
+) -> DemoTraffic:
     """``n`` responses over the 14 days after ``start`` (timezone-aware), with feedback and truth.
 
-    Response ids (``demo-000001`` ...) follow creation time. About 25% of responses get late
-    feedback; every feedback event points at a generated response and comes after it.
+    Response ids (``{run}-000001`` ...) follow creation time; feedback ids are ``{run}-fb-…``.
+    Another seed or size is other traffic, so it needs another ``run`` (``demo_run``) to be
+    stored beside the first rather than be refused as conflicting with it. About 25% of
+    responses get late feedback; every feedback event points at a generated response and comes
+    after it.
     """
     if n < 0:
         raise UsageError(f"n must be zero or more, got {n}")
     if start.tzinfo is None or start.utcoffset() != timedelta(0):
         raise UsageError(f"start must be a timezone-aware UTC datetime, got {start!r}")
     times = _arrival_times(n, rng, start)
-    turns = [_turn(rng, f"demo-{i:06d}", at, start) for i, at in enumerate(times, 1)]
+    turns = [_turn(rng, f"{run}-{i:06d}", at, start) for i, at in enumerate(times, 1)]
     events = [event for turn in turns for event in _feedback_for(rng, turn)]
     events.sort(key=lambda e: (e["created_at"], e["response_id"], e["kind"]))
-    feedback = [{"id": f"fb-{i:06d}", **event} for i, event in enumerate(events, 1)]
+    feedback = [{"id": f"{run}-fb-{i:06d}", **event} for i, event in enumerate(events, 1)]
     truth = {t.record["id"]: t.truth for t in turns}
     return DemoTraffic([t.record for t in turns], feedback, truth)
+
+
+def demo_run(seed: int, n: int) -> str:
+    """The name of the traffic ``evalkit demo --seed SEED --n N`` makes: its ids' prefix and its
+    folder. One name per (seed, n), since either changes every record."""
+    return f"demo-s{seed}-n{n}"
 
 
 def write_demo(traffic: DemoTraffic, directory: Path) -> dict[str, Path]:

@@ -35,20 +35,25 @@ def demo(
     seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same traffic.")] = 7,
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="Where to write the demo files (default: DATA_DIR/demo)."),
+        typer.Option(
+            "--out", help="Where to write the demo files (default: DATA_DIR/demo/s<SEED>-n<N>)."
+        ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Generate deterministic synthetic production traffic, ingest it and print a summary."""
     import numpy as np
 
-    from evalkit.capture.demo import generate_demo, write_demo
+    from evalkit.capture.demo import demo_run, generate_demo, write_demo
     from evalkit.capture.ingest import IngestOptions, Ingestor
     from evalkit.cli.render import progress_bar, render_report, render_summary
     from evalkit.store.reports import summarize
 
-    target = out or state.settings.data_dir / "demo"
-    traffic = generate_demo(n, rng=np.random.default_rng(seed), start=DEMO_START)
+    # Each (seed, n) is its own traffic, with its own ids and folder: running the demo again with
+    # other values adds to the store and keeps every run's ground truth.
+    run_name = demo_run(seed, n)
+    target = out or state.settings.data_dir / "demo" / run_name.removeprefix("demo-")
+    traffic = generate_demo(n, rng=np.random.default_rng(seed), start=DEMO_START, run=run_name)
     paths = write_demo(traffic, target)
     console.print(
         f"Demo traffic: {len(traffic.responses):,} responses, "
