@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Subquery, func, insert, or_, select
 
-from evalkit.records import IngestReport
+from evalkit.records import FeedbackKind, IngestReport
 from evalkit.store.database import Database
 from evalkit.store.mappers import aware
 from evalkit.store.tables import FEEDBACK, INGEST_RUNS, LABELS, RESPONSES
@@ -80,10 +80,11 @@ def summarize(db: Database) -> StoreSummary:
             .group_by(r.model_id)
             .order_by(func.count().desc())
         ).all()
+        outcome = current_outcome()
         outcome_rows = conn.execute(
-            select(r.model_id, r.outcome, func.count())
-            .where(r.outcome.is_not(None))
-            .group_by(r.model_id, r.outcome)
+            select(r.model_id, outcome.c.outcome, func.count())
+            .join(outcome, outcome.c.response_id == r.id)
+            .group_by(r.model_id, outcome.c.outcome)
         ).all()
         models = []
         for model_id, n, mean_latency, cost, confidence in model_rows:
@@ -138,6 +139,35 @@ def summarize(db: Database) -> StoreSummary:
         tenants=tenants,
         feedback=feedback,
         labels=labels,
+    )
+
+
+def current_outcome() -> Subquery:
+    """``(response_id, outcome)`` of every response whose business outcome is known.
+
+    The outcome usually arrives after the response, as an ``outcome`` feedback event; the latest
+    such event (by its time, then its id) wins over an earlier one and over the outcome given at
+    capture, which counts only when no event came. A summary that read ``responses.outcome``
+    alone would miss most outcomes.
+    """
+    f, r = FEEDBACK.c, RESPONSES.c
+    ranked = (
+        select(
+            f.response_id,
+            f.value,
+            func.row_number()
+            .over(partition_by=f.response_id, order_by=(f.created_at.desc(), f.id.desc()))
+            .label("rank"),
+        )
+        .where(f.kind == FeedbackKind.OUTCOME.value)
+        .subquery()
+    )
+    latest = select(ranked.c.response_id, ranked.c.value).where(ranked.c.rank == 1).subquery()
+    return (
+        select(r.id.label("response_id"), func.coalesce(latest.c.value, r.outcome).label("outcome"))
+        .outerjoin(latest, latest.c.response_id == r.id)
+        .where(or_(latest.c.value.is_not(None), r.outcome.is_not(None)))
+        .subquery()
     )
 
 
