@@ -76,6 +76,8 @@ PHONES = [
     ("(020) 7946 0958", "[PHONE]"),
     ("+33 1 23 45 67 89", "[PHONE]"),
     ("Tel: 07700 900123, ask for Sam", "Tel: [PHONE], ask for Sam"),
+    ("call +27 800029999 now", "call [PHONE] now"),  # country code, then the number in one run
+    ("+61 0412345678", "[PHONE]"),
 ]
 
 CARDS = [
@@ -92,6 +94,7 @@ CARDS = [
 
 IPS = [
     ("192.168.0.1", "[IP]"),
+    ("version 1.2.3.4", "version [IP]"),  # documented: a four-part version of octets is an IP
     ("from 10.0.0.255:8080.", "from [IP]:8080."),
     ("8.8.8.8, 1.1.1.1", "[IP], [IP]"),
     ("2001:db8::1", "[IP]"),
