@@ -72,6 +72,9 @@ from evalkit.errors import UsageError
 from evalkit.records import utcnow
 from evalkit.settings import Settings
 
+#: How long close() waits, after its timeout, for the writer to drop and count what is left.
+ABANDON_GRACE = 0.5
+
 
 class Recorder:
     """Buffers records in memory and writes them from a background thread (module docstring)."""
@@ -248,7 +251,10 @@ class Recorder:
     def close(self, timeout: float | None = 5.0) -> None:
         """Write what is queued (for at most ``timeout`` seconds) and stop the writer thread.
 
-        Idempotent. Records still unwritten when the timeout runs out are dropped and counted.
+        Idempotent. Records still unwritten when the timeout runs out are dropped and counted in
+        ``stats.dropped`` before this returns (it waits up to ``ABANDON_GRACE`` more for that),
+        unless the writer is stuck inside a call to an unresponsive store: those records are
+        counted when the call gives up.
         """
         shared = self._shared
         with shared.lock:
@@ -262,10 +268,18 @@ class Recorder:
             with shared.lock:
                 shared.abandon = True
             shared.wake.set()
+            # A writer waiting between attempts drops and counts at once: wait for that, so the
+            # stats a caller reads next are final. One stuck in a store call cannot be waited for.
+            thread.join(ABANDON_GRACE)
+            stuck = thread.is_alive()
             log.warning(
-                "evalkit recorder: closed after %s s with records unwritten (%s); they are dropped",
+                "evalkit recorder: closed after %s s with records unwritten (%s); %s",
                 timeout,
                 shared.stats.last_error or "the store is slow",
+                "they are dropped (the writer is stuck in a store call and counts them when it "
+                "returns)"
+                if stuck
+                else f"{shared.stats.dropped} dropped in all",
             )
 
     def __enter__(self) -> Recorder:
