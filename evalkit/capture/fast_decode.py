@@ -9,7 +9,8 @@ decides, and words the error, exactly as before:
 
 - a field evalkit does not know (it belongs in metadata: only the careful path moves it there);
 - any value the strict decoder refuses (wrong type, out of bounds, text where a number belongs,
-  epoch timestamps, ``context`` given as a list, ``null`` where text is required);
+  epoch timestamps, a date without a time, ``context`` given as a list, ``metadata`` given as
+  JSON text, ``null`` where text is required);
 - an empty string, which the careful path reads as "not given";
 - an escaped NUL or surrogate (``\\u0000``, ``\\ud800``), text over ``max_field_chars``;
 - metadata that ``orjson`` cannot serialise (integers beyond 64 bits, nesting deeper than 255).

@@ -2,7 +2,9 @@
 
 A reader never raises for a bad record: it yields a ``RawItem`` with the error and moves on, so a
 single broken line cannot stop a million good ones. Only a file that cannot be read at all (not
-found, not Parquet, no header) raises ``FileProblem``.
+found, not Parquet, no header) raises ``FileProblem``; so does a file that stops being readable
+part way (a Parquet page or a gzip stream that is damaged or cut short), after the records
+before the damage.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ import csv
 import gzip
 import io
 import json
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import Any
 
 import msgspec
 
@@ -123,10 +126,13 @@ def _careful_decode(line: bytes) -> tuple[Any, str | None]:
 
 
 def detect_format(path: Path, explicit: str | None = None) -> str:
+    """The format of ``path``: ``explicit`` if given (any case: ``CSV`` is ``csv``), else by
+    extension, ignoring a final ``.gz``."""
     if explicit:
-        if explicit not in FORMATS:
+        fmt = explicit.strip().lower()
+        if fmt not in FORMATS:
             raise UsageError(f"unknown format {explicit!r}; use one of {', '.join(FORMATS)}")
-        return explicit
+        return fmt
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and suffixes[-1] == ".gz":
         suffixes = suffixes[:-1]
@@ -135,6 +141,10 @@ def detect_format(path: Path, explicit: str | None = None) -> str:
     raise UsageError(
         f"{path}: cannot tell the format from the extension; pass --format {'|'.join(FORMATS)}"
     )
+
+
+#: A file opened for reading bytes: as it is on disk, or decompressed.
+_Binary = io.BufferedReader | gzip.GzipFile
 
 
 class Reader:
@@ -163,7 +173,7 @@ class Reader:
         return self._parquet()
 
     @contextmanager
-    def _open_binary(self) -> Iterator[tuple[IO[bytes], Callable[[int], int]]]:
+    def _open_binary(self) -> Iterator[tuple[_Binary, Callable[[int], int]]]:
         """The file's decompressed bytes, and a function from decompressed bytes read to bytes
         read from disk: ``total`` counts bytes on disk, so a compressed file's bar ends at 100%
         too."""
@@ -172,34 +182,48 @@ class Reader:
                 yield raw, lambda read: read
                 return
             with gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:
-                yield cast(IO[bytes], unzipped), lambda read: _tell(raw)
+                yield unzipped, lambda read: _tell(raw)
+
+    def _damaged(self, exc: Exception, line: int) -> FileProblem:
+        """The problem of a gzip stream found damaged (``_GZIP_DAMAGE``) before ``line`` was
+        read whole; the lines before it have been handed out already."""
+        if isinstance(exc, EOFError):
+            before = f"after line {line - 1}" if line > 1 else "before the end of line 1"
+            return FileProblem(
+                f"{self.path}: line {line}: the gzip stream ends early, {before} "
+                "(the file is cut short)"
+            )
+        return FileProblem(f"{self.path}: line {line}: not a readable gzip file ({exc})")
 
     def _jsonl(self) -> Iterator[RawItem | LineBlock]:
         limit = self.max_record_bytes
         with self._open_binary() as (fh, on_disk):
             number = 1  # of the first line in ``carry``
-            head = fh.read(3)
-            consumed = len(head)
-            carry = b"" if head == b"\xef\xbb\xbf" else head  # a UTF-8 byte order mark
             skipping = False  # inside a line already reported as too long
-            while data := fh.read(BLOCK_BYTES):
-                consumed += len(data)
-                if skipping:
-                    end = data.find(b"\n")
-                    if end < 0:
-                        continue
-                    skipping, data, number = False, data[end + 1 :], number + 1
-                buffer = carry + data if carry else data
-                cut = buffer.rfind(b"\n") + 1
-                if cut:
-                    yield LineBlock(
-                        number, buffer[: cut - 1], on_disk(consumed - len(buffer) + cut)
-                    )
-                    number += buffer.count(b"\n", 0, cut)
-                carry = buffer[cut:]
-                if len(carry) > limit:  # a line longer than any record may be: never hold it
-                    yield RawItem(f"line {number}", None, _too_long(limit), on_disk(consumed))
-                    carry, skipping = b"", True
+            try:
+                head = fh.read(3)
+                consumed = len(head)
+                carry = b"" if head == b"\xef\xbb\xbf" else head  # a UTF-8 byte order mark
+                for data in _blocks(fh, BLOCK_BYTES):
+                    consumed += len(data)
+                    if skipping:
+                        end = data.find(b"\n")
+                        if end < 0:
+                            continue
+                        skipping, data, number = False, data[end + 1 :], number + 1
+                    buffer = carry + data if carry else data
+                    cut = buffer.rfind(b"\n") + 1
+                    if cut:
+                        yield LineBlock(
+                            number, buffer[: cut - 1], on_disk(consumed - len(buffer) + cut)
+                        )
+                        number += buffer.count(b"\n", 0, cut)
+                    carry = buffer[cut:]
+                    if len(carry) > limit:  # a line longer than any record may be: never hold it
+                        yield RawItem(f"line {number}", None, _too_long(limit), on_disk(consumed))
+                        carry, skipping = b"", True
+            except _GZIP_DAMAGE as exc:  # ``carry`` is the start of a line the damage cut
+                raise self._damaged(exc, number) from None
             if carry:
                 yield LineBlock(number, carry, on_disk(consumed))
 
@@ -214,6 +238,8 @@ class Reader:
                 return
             except csv.Error as exc:
                 raise FileProblem(f"{self.path}: line 1: unreadable CSV header: {exc}") from None
+            except _GZIP_DAMAGE as exc:
+                raise self._damaged(exc, 1) from None
             header = [h.strip() for h in header]
             self.columns = header
             if len(set(header)) != len(header) or any(not h for h in header):
@@ -222,21 +248,20 @@ class Reader:
                     f"{header!r}"
                 )
             while True:
+                # A quoted value may span lines, and ``line_num`` is then the record's last line:
+                # a record is named by the line it starts on, where a reader looks for it.
+                location = f"line {reader.line_num + 1}"
                 try:
                     row = next(reader)
                 except StopIteration:
                     break
                 except csv.Error as exc:
-                    yield RawItem(
-                        f"line {reader.line_num}",
-                        None,
-                        f"unreadable CSV row: {exc}",
-                        on_disk(_tell(raw)),
-                    )
+                    yield RawItem(location, None, f"unreadable CSV row: {exc}", on_disk(_tell(raw)))
                     continue
+                except _GZIP_DAMAGE as exc:
+                    raise self._damaged(exc, reader.line_num + 1) from None
                 if not row or all(not cell for cell in row):
                     continue
-                location = f"line {reader.line_num}"
                 if len(row) > len(header):
                     yield RawItem(
                         location,
@@ -271,7 +296,36 @@ class Reader:
             ) from None
 
 
-def _tell(fh: IO[bytes]) -> int:
+#: What reading a damaged gzip stream raises: cut short (EOFError), not gzip at all or failing its
+#: checksum (BadGzipFile), corrupt inside (zlib.error).
+_GZIP_DAMAGE = (EOFError, gzip.BadGzipFile, zlib.error)
+
+
+def _blocks(fh: _Binary, size: int) -> Iterator[bytes]:
+    """``fh`` in blocks of ``size`` bytes (the last one shorter); a read error comes after the
+    bytes read before it.
+
+    Blocks are gathered with ``read1``, not ``read``: ``GzipFile.read(size)`` throws away what
+    it has already decompressed of the block when the stream turns out damaged, which would
+    lose up to a megabyte of good lines before the damage.
+    """
+    while True:
+        parts: list[bytes] = []
+        got = 0
+        try:
+            while got < size and (part := fh.read1(size - got)):
+                parts.append(part)
+                got += len(part)
+        except _GZIP_DAMAGE:
+            if parts:
+                yield b"".join(parts)
+            raise
+        if not parts:
+            return
+        yield b"".join(parts)
+
+
+def _tell(fh: io.IOBase) -> int:
     """Position in ``fh``, or 0 where it cannot tell (progress only: never worth an error)."""
     try:
         return fh.tell()

@@ -1,10 +1,11 @@
 """What every kind of input record shares on its way to a domain record.
 
 Responses (``validate_response``) and feedback (``validate_feedback``) come from the same
-files, requests and SDK calls, so they get one normalisation (empty CSV cells, epoch and naive
-timestamps, RAG context lists), one storability check (length, NUL, UTF-8, NaN, non-JSON
-values) and one wording of msgspec's errors. A cell or a timestamp then means the same in
-every kind of file, and every problem reads alike and names its field.
+files, requests and SDK calls, so they get one normalisation (empty CSV cells, epoch, naive and
+date-only timestamps, metadata given as JSON text, RAG context lists), one storability check
+(length, NUL, UTF-8, NaN, non-JSON values) and one wording of msgspec's errors. A cell or a
+timestamp then means the same in every kind of file, and every problem reads alike and names
+its field.
 """
 
 from __future__ import annotations
@@ -79,10 +80,17 @@ def prepare_input(
     stamp = data.get("created_at")
     if isinstance(stamp, str) and _EPOCH_TEXT.fullmatch(stamp):  # a CSV cell, or quoted JSON
         stamp = float(stamp)
+    elif isinstance(stamp, str) and _DATE_TEXT.fullmatch(stamp):
+        stamp = _date_or_text(stamp)
     if isinstance(stamp, int | float) and not isinstance(stamp, bool):
         data["created_at"] = _from_epoch(stamp)
     elif isinstance(stamp, datetime):
         data["created_at"] = utc(stamp)
+    elif isinstance(stamp, date):  # a day alone (a date column, "2026-11-02"): its midnight, UTC
+        data["created_at"] = datetime(stamp.year, stamp.month, stamp.day, tzinfo=UTC)
+    metadata = data.get("metadata")
+    if isinstance(metadata, str):  # a CSV cell, or a log that wrote the object as a string
+        data["metadata"] = _object_from_text(metadata)
     context = data.get("context")
     if isinstance(context, list) and all(isinstance(v, str) for v in context):
         # RAG logs often keep retrieved passages as a list: store one text, blank-line separated.
@@ -95,6 +103,39 @@ def prepare_input(
 
 
 _EPOCH_TEXT = re.compile(r"[0-9]{1,16}(?:\.[0-9]+)?")
+#: ISO-8601's calendar date only: ``date.fromisoformat`` would take week dates and ``20261102``.
+_DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _date_or_text(text: str) -> date | str:
+    """The date ``text`` names, or ``text`` itself (``2026-13-01``) for msgspec to refuse in
+    the same words as any other timestamp that is not one."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return text
+
+
+def _object_from_text(text: str) -> dict[str, Any]:
+    """The metadata object that ``text`` holds as JSON; a CSV cell can carry no other kind.
+
+    Parsed before the storability check, so the object's values (NaN, NUL, invalid UTF-8) are
+    checked like those of an object given as such.
+    """
+    want = "expected an object, or text holding a JSON object"
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise FieldProblem("metadata", f"{want}; got text nested too deeply") from None
+    except json.JSONDecodeError as exc:
+        raise FieldProblem(
+            "metadata", f"{want}; got text that is not JSON ({exc.msg} at column {exc.colno})"
+        ) from None
+    except ValueError as exc:  # e.g. an integer of thousands of digits
+        raise FieldProblem("metadata", f"{want}; got text that is not JSON ({exc})") from None
+    if type(value) is not dict:
+        raise FieldProblem("metadata", f"{want}; got text holding {_kind_word(value)}")
+    return value
 
 
 def _from_epoch(value: float) -> datetime:
@@ -126,8 +167,7 @@ def convert_input(data: dict[str, Any], shape: type[_S]) -> _S:
     # 64 bits into floats, so it does not see it.
     metadata = data.get("metadata")
     if metadata is not None and type(metadata) is not dict:
-        got = _WORDS.get(type(metadata).__name__.replace("list", "array"), "a value")
-        raise FieldProblem("metadata", f"expected an object, got {got}")
+        raise FieldProblem("metadata", f"expected an object, got {_kind_word(metadata)}")
     fields = {k: v for k, v in data.items() if k != "metadata"} if metadata is not None else data
     try:
         # strict=False: the coercions a CSV needs ("12.5" is a number, "7" a count).
@@ -252,6 +292,13 @@ _WORDS = {
 }
 
 
+def _kind_word(value: Any) -> str:
+    """What kind of JSON value ``value`` is, in the words of the error messages."""
+    if value is None:
+        return "null"
+    return _WORDS.get(type(value).__name__.replace("list", "array"), "a value")
+
+
 def _problem(text: str, data: Mapping[str, Any]) -> FieldProblem:
     """Turn msgspec's message ("Expected `int | null`, got `str` - at `$.x`") into ours."""
     match = _AT.match(text)
@@ -271,7 +318,10 @@ def _problem(text: str, data: Mapping[str, Any]) -> FieldProblem:
             k.value for k in FeedbackKind
         )
     elif msg.startswith("Invalid RFC3339"):
-        msg = "expected an ISO-8601 timestamp (e.g. 2026-11-02T10:00:00Z) or epoch seconds"
+        msg = (
+            "expected an ISO-8601 timestamp (e.g. 2026-11-02T10:00:00Z), a date (2026-11-02) "
+            "or epoch seconds"
+        )
     else:
         msg = msg[0].lower() + msg[1:]
         msg = re.sub(r"expected `str` of length <= (\d+)", r"must be at most \1 characters", msg)

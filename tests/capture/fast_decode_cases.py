@@ -10,7 +10,7 @@ one or a few odd values; ``plain_lines`` are lines the fast path must take. Used
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 from hypothesis import HealthCheck
@@ -179,6 +179,7 @@ FIELDS: dict[str, tuple[st.SearchStrategy[Any], st.SearchStrategy[Any]]] = {
             st.integers(0, 4 * 10**12).map(str),  # the same, quoted
             st.floats(0, 4e9) | st.floats(1e11 - 1, 1e11 + 1),
             st.sampled_from(["yesterday", "2026-13-01", "2026-01-01", "2026-01-01T00:00:60Z"]),
+            st.dates().map(date.isoformat),  # a date alone: midnight UTC, careful path only
             st.sampled_from([Raw("1e400"), Raw("-1"), Raw("1E9"), True]),
             NOT_GIVEN,
         ),
@@ -216,6 +217,11 @@ FIELDS: dict[str, tuple[st.SearchStrategy[Any], st.SearchStrategy[Any]]] = {
             st.lists(st.tuples(KEYS | ODD_KEYS, ODD_JSON), min_size=1, max_size=3).map(Obj),
             NOT_GIVEN | st.just(Obj([])),
             st.lists(st.integers(), max_size=2) | st.integers() | ODD_TEXT,
+            # JSON text, an object or not: the careful path reads it, the fast one steps aside
+            st.lists(st.tuples(KEYS, GOOD_JSON), max_size=3).map(
+                lambda pairs: render(Obj(pairs), False)
+            )
+            | GOOD_JSON.map(lambda value: render(value, False)),
         ),
     ),
 }

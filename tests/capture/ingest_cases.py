@@ -13,7 +13,7 @@ import io
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 from hypothesis import assume
@@ -56,6 +56,7 @@ TIMESTAMPS = st.one_of(
     ),
     st.tuples(st.just("s"), st.integers(0, 4 * 10**9)),  # epoch seconds
     st.tuples(st.just("ms"), st.integers(10**12, 4 * 10**12)),  # epoch milliseconds
+    st.tuples(st.just("day"), st.dates(date(1970, 1, 2), date(2100, 1, 1))),  # midnight UTC
 )
 AMOUNTS = st.floats(0, 1e12) | st.integers(0, 10**9)
 
@@ -91,6 +92,8 @@ def instant(stamp: tuple[str, Any] | None) -> datetime | None:
     kind, value = stamp
     if kind == "iso":
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if kind == "day":
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
     return epoch + (timedelta(seconds=value) if kind == "s" else timedelta(milliseconds=value))
 
@@ -148,7 +151,7 @@ def render_json(spec: dict[str, Any], draw: Any) -> dict[str, Any]:
         if name == "extras":
             raw.update(value)
         elif name == "created_at":
-            raw[name] = value[1].isoformat() if value[0] == "iso" else value[1]
+            raw[name] = value[1].isoformat() if value[0] in ("iso", "day") else value[1]
         elif name in NUMBERS and draw(st.booleans()):
             raw[name] = repr(value)
         else:
@@ -161,7 +164,7 @@ def render_cells(spec: dict[str, Any], header: list[str]) -> list[str]:
     cells = dict(spec.get("extras", {}))
     for name, value in spec.items():
         if name == "created_at":
-            cells[name] = value[1].isoformat() if value[0] == "iso" else str(value[1])
+            cells[name] = value[1].isoformat() if value[0] in ("iso", "day") else str(value[1])
         elif name != "extras":
             cells[name] = repr(value) if name in NUMBERS else value
     return [cells.get(column, "") for column in header]
@@ -358,10 +361,10 @@ def csv_files(draw: Any) -> tuple[bytes, list[Entry]]:
         else:
             cells, entry = draw(broken_csv_row(spec, header))
             spoiled += entry.fragment == "invalid UTF-8"
+        # The reader names the physical line a row starts on; quoted cells may span lines.
+        line = len(re.findall(r"\r\n|\r|\n", buffer.getvalue())) + 1
         out.writerow(cells)
         if entry is not None and any(cells):  # a row of empty cells is skipped like a blank
-            # The reader names the physical line a row ends on; quoted cells may span lines.
-            line = len(re.findall(r"\r\n|\r|\n", buffer.getvalue()))
             entries.append(Entry(f"line {line}", entry.spec, entry.field, entry.fragment))
     data = draw(st.sampled_from([b"", b"\xef\xbb\xbf"])) + buffer.getvalue().encode()
     assume(data.count(MARK.encode()) == spoiled)

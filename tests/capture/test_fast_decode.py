@@ -142,6 +142,7 @@ TRICKY: list[Any] = [
     Obj([("k", _DEEP)]),
     Obj([("k", Raw('"\\u0000"'))]),
     Obj([("", 1), ("k", 1), ("k", [1.0, None])]),
+    '{"k": 1}',  # metadata as JSON text
 ]
 
 
@@ -192,6 +193,27 @@ def test_nul_and_surrogate_escapes_are_left_to_the_careful_path(text):
         assert isinstance(want, ResponseRecord) and want.response == "\U0001f600"
     else:
         assert isinstance(want, str) and want.startswith("response: ")
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "value"),
+    [
+        (
+            b'{"response": "r", "created_at": "2025-01-01"}',
+            "created_at",
+            datetime(2025, 1, 1, tzinfo=UTC),
+        ),
+        (b'{"response": "r", "metadata": "{\\"a\\": [1]}"}', "metadata", {"a": [1]}),
+    ],
+    ids=["date alone", "metadata as text"],
+)
+def test_what_only_the_careful_path_coerces_is_left_to_it(line, field, value):
+    """A date without a time and metadata given as JSON text are the careful path's coercions
+    (midnight UTC; the object the text holds): the strict decoder refuses both, so it steps
+    aside rather than store or refuse them itself."""
+    assert fast(line) is None
+    want = careful(line)
+    assert isinstance(want, ResponseRecord) and getattr(want, field) == value
 
 
 def test_plain_line_gives_the_careful_record_with_its_id_and_hash():
