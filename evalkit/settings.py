@@ -3,27 +3,32 @@
 Every knob evalkit has lives here, read once from ``EVALKIT_*`` environment variables (or a
 ``.env`` file in the working directory) and passed explicitly to the code that needs it, so
 tests can build a ``Settings`` with a temporary store and nothing reads the environment behind
-their back.
+their back. Entry points build it with ``load_settings``, whose error names each variable at
+fault in a line of its own.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from evalkit.errors import UsageError
 from evalkit.records import PII_KINDS
 
-#: PII kinds the redactor knows; ``EVALKIT_REDACT_KINDS`` picks a subset.
+ENV_PREFIX = "EVALKIT_"
 
 
 class Settings(BaseSettings):
     """Configuration for every evalkit command, page and service."""
 
     model_config = SettingsConfigDict(
-        env_prefix="EVALKIT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
 
     data_dir: Path = Field(
@@ -68,7 +73,9 @@ class Settings(BaseSettings):
     )
     redact_kinds: Annotated[tuple[str, ...], NoDecode] = Field(
         default=PII_KINDS,
-        description="Comma-separated PII kinds to redact: " + ", ".join(PII_KINDS) + ".",
+        description="PII kinds to redact, comma-separated or a JSON list: "
+        + ", ".join(PII_KINDS)
+        + ".",
     )
     api_token: SecretStr | None = Field(
         default=None,
@@ -85,14 +92,15 @@ class Settings(BaseSettings):
     @classmethod
     def _split_kinds(cls, value: object) -> object:
         if isinstance(value, str):
-            value = [part.strip() for part in value.split(",") if part.strip()]
+            value = _parse_kinds(value)
         if isinstance(value, list | tuple):
             unknown = sorted(set(value) - set(PII_KINDS))
             if unknown:
                 raise ValueError(
-                    f"unknown PII kind(s) {', '.join(unknown)}; known: {', '.join(PII_KINDS)}"
+                    f"unknown PII kind(s) {', '.join(map(repr, unknown))}; "
+                    f"known: {', '.join(PII_KINDS)}"
                 )
-            return tuple(value)
+            return tuple(dict.fromkeys(value))
         return value
 
     @property
@@ -101,3 +109,78 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'evalkit.db').resolve()}"
+
+
+def _parse_kinds(text: str) -> list[str]:
+    """``email,ip`` or, as a JSON-minded user writes it, ``["email","ip"]`` → a list of kinds."""
+    if not text.strip().startswith("["):
+        return [part.strip() for part in text.split(",") if part.strip()]
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, list) or not all(isinstance(kind, str) for kind in parsed):
+        raise ValueError(
+            'expected kinds separated by commas (email,ip) or a JSON list (["email","ip"])'
+        )
+    return [kind.strip() for kind in parsed]
+
+
+class SettingsError(UsageError):
+    """Settings that cannot be used: one problem per line, each naming its variable."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = tuple(problems)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """The settings of the environment (and ``.env``), with ``overrides`` on top.
+
+    Raises ``SettingsError`` rather than pydantic's report, e.g.
+    ``EVALKIT_BATCH_SIZE: must be at least 1 (got '0')``.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems: dict[str, str] = {}
+        for error in exc.errors():
+            name = str(error["loc"][0]) if error["loc"] else ""
+            # A union field (``int | None``) reports once per member; the first says enough.
+            problems.setdefault(name, _describe(name, error))
+        raise SettingsError(list(problems.values())) from None
+
+
+#: Values never echoed in an error: they may hold a password or token.
+_SECRET_SETTINGS = frozenset({"api_token", "database_url"})
+_BOUNDS = {
+    "greater_than_equal": ("ge", "must be at least {}"),
+    "less_than_equal": ("le", "must be at most {}"),
+    "greater_than": ("gt", "must be greater than {}"),
+    "less_than": ("lt", "must be less than {}"),
+}
+_EXPECTED = {
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "int_type": "must be a whole number",
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
+    "bool_parsing": "must be true or false (also 1/0, yes/no, on/off)",
+    "bool_type": "must be true or false (also 1/0, yes/no, on/off)",
+}
+
+
+def _describe(name: str, error: ErrorDetails) -> str:
+    ctx = error.get("ctx") or {}
+    kind = error["type"]
+    if kind in _BOUNDS:
+        key, template = _BOUNDS[kind]
+        what = template.format(ctx.get(key))
+    elif kind in _EXPECTED:
+        what = _EXPECTED[kind]
+    elif kind == "value_error" and "error" in ctx:
+        what = str(ctx["error"])
+    else:
+        what = error["msg"].replace("Input should", "must", 1)
+    got = "" if name in _SECRET_SETTINGS else f" (got {error['input']!r})"
+    return f"{ENV_PREFIX}{name.upper()}: {what}{got}"

@@ -6,12 +6,15 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from evalkit.capture.ingest import parse_mapping
 from evalkit.cli import app
+from evalkit.cli.render import count
 from evalkit.cli.store_admin import parse_age
 from evalkit.errors import UsageError
 from tests.helpers import record, write_jsonl
@@ -22,6 +25,12 @@ runner = CliRunner()
 @pytest.fixture
 def env(tmp_path, store_url):
     return {"EVALKIT_DATA_DIR": str(tmp_path / "data"), "EVALKIT_DATABASE_URL": store_url}
+
+
+@pytest.fixture
+def no_store_env(tmp_path):
+    """For commands that stop before opening a store: run once, not once per store."""
+    return {"EVALKIT_DATA_DIR": str(tmp_path / "data")}
 
 
 def run(env, *args):
@@ -108,10 +117,11 @@ def test_purge_deletes_old_responses_with_their_feedback(env, tmp_path):
         ),
     )
     dry = run(env, "purge", "--older-than", "90d", "--dry-run")
-    assert "Would delete 1 responses" in dry.output and "1 feedback events" in dry.output
+    assert "Would delete 1 response created before" in dry.output
+    assert "(1 feedback event, 0 labels, 0 review items)" in dry.output
     assert json.loads(run(env, "summary", "--json").output)["responses"] == 2
     result = run(env, "purge", "--older-than", "90d")
-    assert result.exit_code == 0 and "Deleted 1 responses" in result.output
+    assert result.exit_code == 0 and "Deleted 1 response created" in result.output
     summary = json.loads(run(env, "summary", "--json").output)
     assert summary["responses"] == 1 and summary["feedback"] == {}
     assert run(env, "purge").exit_code == 2  # no age given, none configured
@@ -120,9 +130,41 @@ def test_purge_deletes_old_responses_with_their_feedback(env, tmp_path):
 def test_parse_age():
     assert parse_age("90d").days == 90 and parse_age("2w").days == 14
     assert parse_age("12h").total_seconds() == 12 * 3600
-    for bad in ("90", "d", "-1d", "0d", "3y"):
+    assert parse_age("30min") == parse_age("30 minutes") == timedelta(minutes=30)
+    assert parse_age("90days") == parse_age("90 D") == timedelta(days=90)
+    assert parse_age("12hours") == timedelta(hours=12) and parse_age("2weeks") == timedelta(weeks=2)
+    for bad in ("90", "d", "-1d", "0d", "3s", "99999999999d"):
         with pytest.raises(UsageError):
             parse_age(bad)
+
+
+@pytest.mark.parametrize("text", ["3m", "3M", "3 m"])
+def test_parse_age_refuses_a_bare_m_as_ambiguous(text):
+    with pytest.raises(UsageError, match=r"ambiguous.*minutes or months.*90d.*3min"):
+        parse_age(text)
+
+
+@pytest.mark.parametrize("text", ["3mo", "3months", "1month", "1y", "2years", "1yr"])
+def test_parse_age_refuses_months_and_years(text):
+    with pytest.raises(UsageError, match=r"months and years are not supported.*give days"):
+        parse_age(text)
+
+
+def test_purge_3m_deletes_nothing_and_says_why(env, tmp_path):
+    recent = datetime.now(UTC) - timedelta(hours=1)
+    rows = [record(1, created_at=recent.isoformat())]
+    run(env, "ingest", str(write_jsonl(tmp_path / "r.jsonl", rows)))
+    result = run(env, "purge", "--older-than", "3m")
+    assert result.exit_code == 2
+    assert "'m' could be minutes or months; give days, e.g. 90d" in result.output
+    assert json.loads(run(env, "summary", "--json").output)["responses"] == 1
+
+
+def test_purge_help_lists_the_units(no_store_env):
+    result = run(no_store_env, "purge", "--help")
+    help_text = " ".join(result.output.replace("│", " ").split())
+    assert "min, h, d, w (or minutes, hours, days, weeks)" in help_text
+    assert "A bare 'm' (minutes or months?), months and years are refused" in help_text
 
 
 def test_unreachable_store_exits_3(tmp_path):
@@ -187,3 +229,89 @@ def test_console_script_help_is_fast_and_lists_commands(tmp_path):
         imported & {"torch", "sentence_transformers", "streamlit", "sklearn", "deepeval"}
     )
     assert heavy == [], f"`evalkit --help` imports {heavy}"
+
+
+def test_map_refuses_a_field_evalkit_does_not_have(env, tmp_path):
+    path = write_jsonl(tmp_path / "a.jsonl", [{"prompt": "hi", "response": "yo"}])
+    result = run(env, "ingest", "--map", "nosuchfield=prompt", str(path))
+    assert result.exit_code == 2
+    assert "'nosuchfield' is not a field of a response; fields: confidence, context," in (
+        result.output
+    )
+    result = run(env, "ingest", "--map", "Prompt=question", str(path))
+    assert result.exit_code == 2 and "(did you mean 'prompt'?)" in result.output
+    result = run(env, "ingest", "--kind", "feedback", "--map", "model_id=m", str(path))
+    assert result.exit_code == 2 and "not a field of a feedback event" in result.output
+    assert json.loads(run(env, "summary", "--json").output)["responses"] == 0
+
+
+def test_map_refuses_a_field_given_twice(env, tmp_path):
+    path = write_jsonl(tmp_path / "a.jsonl", [{"a": "hi", "b": "yo"}])
+    result = run(env, "ingest", "--map", "response=a", "--map", "response=b", str(path))
+    assert result.exit_code == 2
+    assert "--map names 'response' twice (response=a and response=b)" in result.output
+
+
+def test_parse_mapping_knows_the_fields_of_each_kind():
+    assert parse_mapping(["response=out", "model_id=meta.model"], kind="responses") == {
+        "response": "out",
+        "model_id": "meta.model",
+    }
+    assert parse_mapping(["response_id=rid"], kind="feedback") == {"response_id": "rid"}
+    assert parse_mapping(["labels=annotations"], kind="labelled") == {"labels": "annotations"}
+    with pytest.raises(UsageError, match="'labels' is not a field of a response"):
+        parse_mapping(["labels=annotations"], kind="responses")
+    with pytest.raises(UsageError, match="'response' is not a field of a feedback event"):
+        parse_mapping(["response=x"], kind="feedback")
+
+
+def test_mapped_field_error_quotes_only_the_field_name(env, tmp_path):
+    path = write_jsonl(tmp_path / "a.jsonl", [{"prompt": "hi"}])
+    errors = tmp_path / "errors.jsonl"
+    result = run(
+        env, "ingest", "--map", "response=nonexistent_col", "--errors-file", str(errors), str(path)
+    )
+    assert result.exit_code == 1
+    assert (
+        f"{path}:line 1 field 'response' (column 'nonexistent_col'): required field is missing"
+        in result.output
+    )
+    # The field itself is unchanged for machines.
+    assert json.loads(errors.read_text())["field"] == "response (column 'nonexistent_col')"
+
+
+def test_counts_of_one_are_singular(env, tmp_path):
+    run(env, "ingest", str(write_jsonl(tmp_path / "r.jsonl", [record(1)])))
+    assert ": 1 response from " in run(env, "summary").output
+    assert count(1, "feedback event") == "1 feedback event"
+    assert count(0, "label") == "0 labels" and count(2_000, "label") == "2,000 labels"
+
+
+def test_invalid_setting_is_one_clean_line_per_problem(no_store_env):
+    result = run({**no_store_env, "EVALKIT_BATCH_SIZE": "0"}, "summary")
+    assert result.exit_code == 2
+    assert result.output == "error: EVALKIT_BATCH_SIZE: must be at least 1 (got '0')\n"
+
+    bad = {**no_store_env, "EVALKIT_MAX_RECORD_BYTES": "5", "EVALKIT_REDACT_ENABLED": "maybe"}
+    result = run(bad, "summary")
+    assert result.exit_code == 2
+    assert result.output.splitlines() == [
+        "error: EVALKIT_MAX_RECORD_BYTES: must be at least 1024 (got '5')",
+        "error: EVALKIT_REDACT_ENABLED: must be true or false (also 1/0, yes/no, on/off) "
+        "(got 'maybe')",
+    ]
+
+
+def test_serve_reports_an_invalid_setting_the_same_way(no_store_env):
+    result = run({**no_store_env, "EVALKIT_INGEST_WORKERS": "99"}, "serve", "--no-auth")
+    assert result.exit_code == 2
+    assert result.output == "error: EVALKIT_INGEST_WORKERS: must be at most 64 (got '99')\n"
+
+
+def test_redact_kinds_setting_error_shows_the_value_as_given(no_store_env):
+    result = run({**no_store_env, "EVALKIT_REDACT_KINDS": '["email","nope"]'}, "summary")
+    assert result.exit_code == 2
+    assert result.output == (
+        "error: EVALKIT_REDACT_KINDS: unknown PII kind(s) 'nope'; "
+        'known: email, phone, card, ip, secret (got \'["email","nope"]\')\n'
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import annotated_types
 import typer.main
 
 from evalkit.cli import app
@@ -20,6 +21,25 @@ def test_every_setting_is_in_the_readme():
         if f"`EVALKIT_{name.upper()}`" not in README
     ]
     assert missing == []
+
+
+def test_every_setting_bound_is_in_the_readme():
+    """A value out of bounds is refused at start-up, so the table must say what the bounds are."""
+    undocumented = []
+    for name, field in Settings.model_fields.items():
+        low = next((m.ge for m in field.metadata if isinstance(m, annotated_types.Ge)), None)
+        high = next((m.le for m in field.metadata if isinstance(m, annotated_types.Le)), None)
+        row = next(
+            line for line in README.splitlines() if line.startswith(f"| `EVALKIT_{name.upper()}`")
+        )
+        meaning = row.split(" | ", 2)[2]
+        if low is not None and high is not None:
+            wanted = [f"{low} to {high}"]
+        else:
+            wanted = [f"at least {low}"] if low is not None else []
+            wanted += [f"at most {high}"] if high is not None else []
+        undocumented += [f"EVALKIT_{name.upper()}: {w}" for w in wanted if w not in meaning]
+    assert undocumented == []
 
 
 def _commands(group: typer.main.TyperGroup, prefix: str = "evalkit") -> list[str]:

@@ -8,6 +8,7 @@ run is one transaction that is rolled back if any record is turned away.
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from evalkit.capture.parallel import prepare_stream
 from evalkit.capture.prepare import Kind, PrepareContext, PreparedChunk
 from evalkit.capture.readers import FileProblem, LineBlock, RawItem, Reader, detect_format
 from evalkit.capture.redact_record import add_counts
-from evalkit.capture.validate import Limits
+from evalkit.capture.validate import FEEDBACK_FIELDS, RESPONSE_FIELDS, Limits
 from evalkit.errors import UsageError
 from evalkit.records import (
     FeedbackEvent,
@@ -57,14 +58,44 @@ class IngestOptions:
     label_source: str | None = None
 
 
-def parse_mapping(pairs: Sequence[str]) -> dict[str, str]:
-    """``["response=output", "model_id=meta.model"]`` → ``{"response": "output", ...}``."""
+#: The fields ``--map`` may fill, per kind. Any other name would be kept in ``metadata`` and
+#: the column it names would go missing from the record without a word.
+MAPPABLE_FIELDS: dict[str, frozenset[str]] = {
+    "responses": RESPONSE_FIELDS,
+    "feedback": FEEDBACK_FIELDS,
+    "labelled": RESPONSE_FIELDS | {"labels"},
+}
+_RECORD_NOUN = {
+    "responses": "a response",
+    "feedback": "a feedback event",
+    "labelled": "a labelled response",
+}
+
+
+def parse_mapping(pairs: Sequence[str], *, kind: Kind) -> dict[str, str]:
+    """``["response=output", "model_id=meta.model"]`` → ``{"response": "output", ...}``.
+
+    Raises ``UsageError`` for a pair that is not ``field=column``, a field that ``kind``
+    records do not have, or a field given twice.
+    """
+    fields = MAPPABLE_FIELDS[kind]
     mapping: dict[str, str] = {}
     for pair in pairs:
-        target, sep, column = pair.partition("=")
-        if not sep or not target.strip() or not column.strip():
+        target, sep, column = (part.strip() for part in pair.partition("="))
+        if not sep or not target or not column:
             raise UsageError(f"--map expects field=column, got {pair!r}")
-        mapping[target.strip()] = column.strip()
+        if target not in fields:
+            close = difflib.get_close_matches(target.lower(), fields, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise UsageError(
+                f"--map {pair!r}: {target!r} is not a field of {_RECORD_NOUN[kind]}{hint}; "
+                f"fields: {', '.join(sorted(fields))}"
+            )
+        if target in mapping:
+            raise UsageError(
+                f"--map names {target!r} twice ({target}={mapping[target]} and {pair.strip()})"
+            )
+        mapping[target] = column
     return mapping
 
 

@@ -21,12 +21,12 @@ from typing import Annotated, Any
 import typer
 
 from evalkit import __version__
-from evalkit.cli.context import EXIT_USAGE, console, fail, state
+from evalkit.cli.context import EXIT_USAGE, console, print_error, state
 from evalkit.cli.demo import demo
 from evalkit.cli.ingest import ingest, labels_app
 from evalkit.cli.serve import serve
 from evalkit.cli.store_admin import db_app, purge, summary
-from evalkit.settings import Settings
+from evalkit.settings import SettingsError, load_settings
 
 app = typer.Typer(
     name="evalkit",
@@ -78,9 +78,11 @@ def _root(
     if data_dir:
         overrides["data_dir"] = data_dir
     try:
-        state.settings = Settings(**overrides)
-    except ValueError as exc:
-        fail(f"invalid setting: {exc}", EXIT_USAGE)
+        state.settings = load_settings(**overrides)
+    except SettingsError as exc:
+        for problem in exc.problems:
+            print_error(problem)
+        raise typer.Exit(EXIT_USAGE) from None
 
 
 def main() -> None:

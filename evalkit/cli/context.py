@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from evalkit.errors import EvalkitError, StoreError, UsageError
 from evalkit.settings import Settings
@@ -35,8 +36,14 @@ class State:
 state = State()
 
 
+def print_error(message: str) -> None:
+    # Messages quote user input (values, paths, JSON), whose brackets are not Rich markup; one
+    # message stays one line, so logs can be grepped.
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
 def fail(message: str, code: int) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    print_error(message)
     raise typer.Exit(code)
 
 

@@ -60,8 +60,12 @@ def ingest(
 
     if kind not in ("responses", "feedback"):
         raise UsageError(f"--kind must be responses or feedback, got {kind!r}")
+    checked_kind = cast("Kind", kind)
     options = IngestOptions(
-        kind=cast("Kind", kind), fmt=fmt, mapping=parse_mapping(mapping or []), strict=strict
+        kind=checked_kind,
+        fmt=fmt,
+        mapping=parse_mapping(mapping or [], kind=checked_kind),
+        strict=strict,
     )
     run_ingest(
         files,

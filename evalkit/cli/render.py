@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from evalkit.records import IngestReport
+from evalkit.records import IngestReport, RecordError
 from evalkit.store.reports import StoreSummary
 
 
@@ -35,6 +35,30 @@ def progress_bar(console: Console, *, disable: bool) -> Iterator[Any]:
             progress.update(tasks[name], completed=done, total=total)
 
         yield update
+
+
+def count(n: int, noun: str) -> str:
+    """``count(1, "label")`` → ``1 label``; ``count(2_000, "label")`` → ``2,000 labels``."""
+    return f"{n:,} {noun if n == 1 else noun + 's'}"
+
+
+#: How ``capture.prepare`` names a field read through ``--map``: ``response (column 'output')``.
+_COLUMN_NOTE = " (column "
+
+
+def describe_error(error: RecordError) -> str:
+    """One error line: file, place, record id, field, message.
+
+    A mapped field carries its source column, and quoting the whole of it would print
+    ``'response (column 'out')'``; only the field name is quoted.
+    """
+    where = f"{error.source}:{error.location}"
+    rid = f" (id {error.record_id})" if error.record_id else ""
+    fld = ""
+    if error.field:
+        name, note, column = error.field.partition(_COLUMN_NOTE)
+        fld = f" field '{name}'" + (f"{note}{column}" if note else "")
+    return f"{where}{rid}{fld}: {error.message}"
 
 
 def render_report(
@@ -67,7 +91,7 @@ def render_report(
     if report.rolled_back:
         err.print("[bold red]--strict: a record was rejected, so nothing was stored.[/]")
     for error in report.errors[:show_errors]:
-        err.print(f"  ✗ {error}", highlight=False, markup=False, soft_wrap=True)
+        err.print(f"  ✗ {describe_error(error)}", highlight=False, markup=False, soft_wrap=True)
     hidden = len(report.errors) - show_errors
     if hidden > 0:
         err.print(f"  … and {hidden:,} more (use --errors-file to see all)", highlight=False)
@@ -82,7 +106,7 @@ def render_summary(console: Console, summary: StoreSummary, *, store: str) -> No
     if summary.first_at and summary.last_at:
         span = f" from {summary.first_at:%Y-%m-%d} to {summary.last_at:%Y-%m-%d}"
     console.print(
-        f"\n[bold]Store[/] {store}: {summary.responses:,} responses{span}", highlight=False
+        f"\n[bold]Store[/] {store}: {count(summary.responses, 'response')}{span}", highlight=False
     )
     table = Table(
         title="Responses by model (outcomes: share of responses that have one)",

@@ -32,32 +32,65 @@ def summary(
         render_summary(console, result, store=state.settings.resolved_database_url)
 
 
-_DURATION = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
+_DURATION = re.compile(r"^\s*(\d+)\s*([a-z]*)\s*$")
+_UNITS: dict[str, timedelta] = {
+    **dict.fromkeys(("min", "mins", "minute", "minutes"), timedelta(minutes=1)),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), timedelta(hours=1)),
+    **dict.fromkeys(("d", "day", "days"), timedelta(days=1)),
+    **dict.fromkeys(("w", "wk", "wks", "week", "weeks"), timedelta(weeks=1)),
+}
+#: A bare ``m`` reads as months as easily as minutes, and a purge that took ``3m`` as three
+#: minutes would delete almost everything; months and years vary in length. All are refused.
+_MONTHS_YEARS = frozenset(
+    ("mo", "mon", "mos", "month", "months", "y", "yr", "yrs", "year", "years")
+)
+AGE_UNITS_HELP = "min, h, d, w (or minutes, hours, days, weeks)"
 
 
 def parse_age(text: str) -> timedelta:
-    """``90d``, ``12h``, ``2w``, ``30m`` → a timedelta."""
+    """``90d``, ``12h``, ``2w``, ``30min``, ``90days`` → a timedelta.
+
+    Raises ``UsageError`` for a bare ``m``, months and years: give days instead (``90d``).
+    """
     match = _DURATION.match(text.lower())
-    if not match:
+    if not match or not match.group(2):
         raise UsageError(
-            f"--older-than expects a number and a unit (m, h, d, w), e.g. 90d; got {text!r}"
+            f"--older-than expects a number and a unit ({AGE_UNITS_HELP}), e.g. 90d; got {text!r}"
         )
     amount, unit = int(match.group(1)), match.group(2)
+    given = text.strip()
+    if unit == "m":
+        raise UsageError(
+            f"--older-than {given!r} is ambiguous: 'm' could be minutes or months; "
+            f"give days, e.g. 90d (or minutes as {amount}min)"
+        )
+    if unit in _MONTHS_YEARS:
+        raise UsageError(
+            f"--older-than {given!r}: months and years are not supported (their length varies); "
+            "give days, e.g. 90d"
+        )
+    if unit not in _UNITS:
+        raise UsageError(
+            f"--older-than {given!r}: unknown unit {unit!r}; use {AGE_UNITS_HELP}, e.g. 90d"
+        )
     if amount <= 0:
         raise UsageError("--older-than must be positive")
-    return {
-        "m": timedelta(minutes=amount),
-        "h": timedelta(hours=amount),
-        "d": timedelta(days=amount),
-        "w": timedelta(weeks=amount),
-    }[unit]
+    try:
+        return amount * _UNITS[unit]
+    except OverflowError:
+        raise UsageError(f"--older-than {given!r} is too long") from None
 
 
 @translate_errors
 def purge(
     older_than: Annotated[
         str | None,
-        typer.Option("--older-than", help="Age limit, e.g. 90d (default: EVALKIT_RETENTION_DAYS)."),
+        typer.Option(
+            "--older-than",
+            help=f"Age limit: a number and a unit, {AGE_UNITS_HELP}; e.g. 90d, 12h, 30min. "
+            "A bare 'm' (minutes or months?), months and years are refused: give days. "
+            "Default: EVALKIT_RETENTION_DAYS.",
+        ),
     ] = None,
     keep_labelled: Annotated[
         bool, typer.Option("--keep-labelled", help="Keep responses that carry labels.")
@@ -65,21 +98,24 @@ def purge(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Count, delete nothing.")] = False,
 ) -> None:
     """Delete responses past the retention limit, with their feedback, labels and review items."""
+    from evalkit.cli.render import count
     from evalkit.store.retention import purge_before
 
-    if older_than is None:
-        if state.settings.retention_days is None:
-            raise UsageError("give --older-than (e.g. 90d) or set EVALKIT_RETENTION_DAYS")
-        age = timedelta(days=state.settings.retention_days)
-    else:
-        age = parse_age(older_than)
-    cutoff = datetime.now(UTC) - age
+    days = state.settings.retention_days
+    if older_than is None and days is None:
+        raise UsageError("give --older-than (e.g. 90d) or set EVALKIT_RETENTION_DAYS")
+    try:
+        age = parse_age(older_than) if older_than is not None else timedelta(days=days or 0)
+        cutoff = datetime.now(UTC) - age
+    except OverflowError:
+        given = f"--older-than {older_than!r}" if older_than else f"EVALKIT_RETENTION_DAYS={days}"
+        raise UsageError(f"{given} reaches back before year 1") from None
     result = purge_before(open_db(), cutoff, keep_labelled=keep_labelled, dry_run=dry_run)
     verb = "Would delete" if dry_run else "Deleted"
     console.print(
-        f"{verb} {result.responses:,} responses created before {cutoff:%Y-%m-%d %H:%M} UTC "
-        f"({result.feedback:,} feedback events, {result.labels:,} labels, "
-        f"{result.review_items:,} review items)."
+        f"{verb} {count(result.responses, 'response')} created before "
+        f"{cutoff:%Y-%m-%d %H:%M} UTC ({count(result.feedback, 'feedback event')}, "
+        f"{count(result.labels, 'label')}, {count(result.review_items, 'review item')})."
     )
 
 
