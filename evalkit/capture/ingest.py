@@ -117,6 +117,8 @@ class _Pending:
     labels: list[list[LabelRecord]] = field(default_factory=list)
     #: (source, location, index)
     places: list[tuple[str, str, int | None]] = field(default_factory=list)
+    #: PII replaced in each record, per kind (None: none)
+    redactions: list[dict[str, int] | None] = field(default_factory=list)
     _blamed: dict[tuple[str, str], list[tuple[str, str, int | None]]] | None = None
 
     def add(self, chunk: PreparedChunk) -> None:
@@ -125,7 +127,11 @@ class _Pending:
         self.event_hashes += chunk.event_hashes
         self.labels += chunk.labels
         source = chunk.source
+        start = len(self.places)
         self.places += [(source, location, index) for location, index in chunk.places]
+        self.redactions += [None] * len(chunk.places)
+        for i, counts in chunk.redactions:
+            self.redactions[start + i] = counts
 
     def take(self, n: int) -> _Pending:
         """The first ``n`` records as a batch of their own; they leave this one."""
@@ -135,10 +141,28 @@ class _Pending:
             self.event_hashes[:n],
             self.labels[:n],
             self.places[:n],
+            self.redactions[:n],
         )
         del self.rows[:n], self.events[:n], self.event_hashes[:n], self.labels[:n]
-        del self.places[:n]
+        del self.places[:n], self.redactions[:n]
         return batch
+
+    def count_redactions(self, result: WriteResult, totals: dict[str, int]) -> None:
+        """Add the PII replaced in the records this batch stored: a record already there (a
+        re-ingest, a retried request) or turned away had nothing of its own redacted."""
+        if not any(self.redactions):
+            return
+        # The writer stores the first record of each new id in the batch (a conflict of a
+        # labelled import under its new id); later ones with that id were not stored.
+        stored = set(result.stored)
+        seen: set[str] = set()
+        for key, counts in zip(self.keys(), self.redactions, strict=True):
+            rid = result.rekeyed.get(key, key[0])
+            if rid in seen:
+                continue
+            seen.add(rid)
+            if counts is not None and rid in stored:
+                add_counts(totals, counts)
 
     def keys(self) -> list[tuple[str, str]]:
         """(id, content hash) of each record, in order."""
@@ -303,6 +327,7 @@ class Ingestor:
             report.rolled_back = True
             report.stored = 0
             report.labels_stored = 0
+            report.redactions = {}
         if collect_ids:
             report.ids = [None] * report.read
             if not report.rolled_back:
@@ -344,7 +369,6 @@ class Ingestor:
             report.read += chunk.read
             report.invalid += len(chunk.errors)
             report.errors += chunk.errors
-            add_counts(report.redactions, chunk.redactions)
             pending.add(chunk)
             while len(pending) >= batch_size:
                 flush(pending.take(batch_size))
@@ -390,6 +414,7 @@ class Ingestor:
     ) -> None:
         report.stored += len(result.stored)
         report.duplicates += len(result.duplicates)
+        pending.count_redactions(result, report.redactions)
         message = (
             f"conflict: a {noun} with this id is already stored with different content "
             "(not overwritten)"

@@ -19,7 +19,7 @@ import msgspec
 from evalkit.capture.fast_decode import fast_parse_response
 from evalkit.capture.readers import FileProblem, LineBlock, RawItem, decode_line
 from evalkit.capture.redact import Redactor
-from evalkit.capture.redact_record import add_counts, redact_record
+from evalkit.capture.redact_record import redact_record
 from evalkit.capture.validate import (
     FieldProblem,
     Limits,
@@ -73,7 +73,9 @@ class PreparedChunk(msgspec.Struct, array_like=True):
     errors: list[RecordError] = msgspec.field(default_factory=list)
     #: how many of ``errors`` are whole files that could not be read
     file_problems: int = 0
-    redactions: dict[str, int] = msgspec.field(default_factory=dict)
+    #: (index in ``places``, PII replaced per kind) of each valid record that had some: counted
+    #: in the report only if the record is stored, not when it was already there
+    redactions: list[tuple[int, dict[str, int]]] = msgspec.field(default_factory=list)
 
 
 class Preparer:
@@ -159,7 +161,7 @@ class Preparer:
                 text, counts = self.redactor.redact(event.value)
                 if counts:
                     event = msgspec.structs.replace(event, value=text)
-                    add_counts(chunk.redactions, counts)
+                    chunk.redactions.append((len(chunk.places), dict(counts)))
             chunk.places.append((item.location, item.index))
             chunk.events.append(event)
             chunk.event_hashes.append(digest)
@@ -192,9 +194,12 @@ class Preparer:
     ) -> None:
         metadata_json = json_text(record.metadata)  # one serialisation, for the test and the row
         if self.redactor is not None:
-            redacted = redact_record(record, self.redactor, chunk.redactions, metadata_json)
-            if redacted.metadata is not record.metadata:
-                metadata_json = json_text(redacted.metadata)
+            found: dict[str, int] = {}
+            redacted = redact_record(record, self.redactor, found, metadata_json)
+            if redacted is not record:
+                if redacted.metadata is not record.metadata:
+                    metadata_json = json_text(redacted.metadata)
+                chunk.redactions.append((len(chunk.places), found))
             record = redacted
         chunk.places.append((item.location, item.index))
         chunk.rows.append(response_row(record, metadata_json))

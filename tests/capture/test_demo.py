@@ -173,7 +173,7 @@ def test_feedback_points_at_generated_responses_and_arrives_later(traffic):
     responses = {r["id"]: r for r in traffic.responses}
     assert len({f["id"] for f in traffic.feedback}) == len(traffic.feedback)
     for f in traffic.feedback:
-        assert re.fullmatch(r"fb-\d{6}", f["id"])
+        assert re.fullmatch(r"demo-fb-\d{6}", f["id"])
         assert f["response_id"] in responses
         assert parse(f["created_at"]) > parse(responses[f["response_id"]]["created_at"])
         assert f["source"]
