@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -181,6 +182,16 @@ def test_demo_runs_end_to_end_and_is_idempotent(env, tmp_path):
     assert summary["responses"] == 300 and len(summary["models"]) >= 3
     again = run(env, "demo", "--n", "300", "--quiet")
     assert again.exit_code == 0 and "stored 0, duplicates 300" in again.output
+
+    # The summary a user reads: whole column names, outcomes known (mostly from late events),
+    # and listings wrapped between items, never inside "medical_question 116".
+    text = run(env, "summary").output
+    assert "outcome" in text and "known" in text and "resolved" in text and "…" not in text
+    lines = text.splitlines()
+    assert all(len(line) <= 120 for line in lines)
+    assert not any(re.match(r"\s*[0-9,]+$", line) for line in lines), text
+    assert datetime.fromisoformat(summary["first_at"]).tzinfo is not None
+    assert "T" in summary["first_at"]
 
 
 def test_demo_with_another_seed_or_size_adds_its_own_traffic(env, tmp_path):

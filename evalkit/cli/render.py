@@ -108,18 +108,28 @@ def render_summary(console: Console, summary: StoreSummary, *, store: str) -> No
     console.print(
         f"\n[bold]Store[/] {store}: {count(summary.responses, 'response')}{span}", highlight=False
     )
-    table = Table(
-        title="Responses by model (outcomes: share of responses that have one)",
-        title_justify="left",
-    )
     outcome_names = sorted({o for m in summary.models for o in m.outcomes})
-    for column in ("model", "responses", "mean ms", "p95 ms", "cost USD", "confidence"):
+    table = Table(
+        title="Responses by model",
+        title_justify="left",
+        caption=(
+            "outcome known: share of responses with a business outcome (at capture or a later "
+            "event); the columns after it: each outcome's share of those"
+            if outcome_names
+            else None
+        ),
+        caption_justify="left",
+    )
+    columns = ["model", "responses", "mean\nms", "p95\nms", "cost\nUSD", "mean\nconfidence"]
+    if outcome_names:
+        columns.append("outcome\nknown")
+    for column in columns + outcome_names:
         table.add_column(column, justify="left" if column == "model" else "right", no_wrap=True)
-    for name in outcome_names:
-        table.add_column(name, justify="right", no_wrap=True)
     for m in summary.models:
         known = sum(m.outcomes.values())
         shares = [f"{m.outcomes.get(o, 0) / known:.0%}" if known else "–" for o in outcome_names]
+        if outcome_names:
+            shares.insert(0, f"{known / m.responses:.0%}" if m.responses else "–")
         table.add_row(
             m.model_id,
             f"{m.responses:,}",
@@ -130,27 +140,11 @@ def render_summary(console: Console, summary: StoreSummary, *, store: str) -> No
             *shares,
         )
     console.print(table)
-    if summary.intents:
-        console.print(
-            "Intents: "
-            + ", ".join(
-                f"{k} {v:,}" for k, v in sorted(summary.intents.items(), key=lambda kv: -kv[1])
-            ),
-            highlight=False,
-        )
-    if summary.tenants:
-        console.print(
-            "Tenants: "
-            + ", ".join(
-                f"{k} {v:,}" for k, v in sorted(summary.tenants.items(), key=lambda kv: -kv[1])
-            ),
-            highlight=False,
-        )
-    if summary.feedback:
-        console.print(
-            "Feedback: " + ", ".join(f"{k} {v:,}" for k, v in sorted(summary.feedback.items())),
-            highlight=False,
-        )
+    by_count = sorted(summary.intents.items(), key=lambda kv: -kv[1])
+    _listing(console, "Intents", [f"{k} {v:,}" for k, v in by_count])
+    by_count = sorted(summary.tenants.items(), key=lambda kv: -kv[1])
+    _listing(console, "Tenants", [f"{k} {v:,}" for k, v in by_count])
+    _listing(console, "Feedback", [f"{k} {v:,}" for k, v in sorted(summary.feedback.items())])
     for head, values in sorted(summary.labels.items()):
         console.print(
             f"Labels {head}: " + ", ".join(f"{k} {v:,}" for k, v in sorted(values.items())),
@@ -159,4 +153,25 @@ def render_summary(console: Console, summary: StoreSummary, *, store: str) -> No
 
 
 def summary_as_dict(summary: StoreSummary) -> dict[str, Any]:
-    return asdict(summary)
+    """The summary as JSON-ready values; times in ISO 8601 (``2026-11-02T00:56:06+00:00``)."""
+    data = asdict(summary)
+    for key in ("first_at", "last_at"):
+        if data[key] is not None:
+            data[key] = data[key].isoformat()
+    return data
+
+
+def _listing(console: Console, label: str, items: list[str]) -> None:
+    """``label: a 1, b 2, …`` wrapped between items, never inside one ("medical_question 116"
+    split over two lines reads as two things)."""
+    if not items:
+        return
+    lines, line = [], f"{label}: {items[0]}"
+    for item in items[1:]:
+        if len(line) + 2 + len(item) > console.width:
+            lines.append(line + ",")
+            line = "  " + item
+        else:
+            line += ", " + item
+    for text in [*lines, line]:
+        console.print(text, highlight=False, markup=False, soft_wrap=True)
