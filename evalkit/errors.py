@@ -15,3 +15,15 @@ class StoreError(EvalkitError):
 
 class NotFoundError(EvalkitError):
     """A referenced record does not exist."""
+
+
+class IngestInterrupted(KeyboardInterrupt):
+    """An ingest stopped by Ctrl-C (or SIGTERM in the CLI), carrying what it had done: callers
+    that catch KeyboardInterrupt still do, and the CLI can say what was stored.
+
+    ``report`` is an ``IngestReport``: its complete batches are stored, nothing after them.
+    """
+
+    def __init__(self, report: object) -> None:
+        super().__init__("ingest interrupted")
+        self.report = report

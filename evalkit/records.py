@@ -151,6 +151,8 @@ class IngestReport:
     redactions: dict[str, int] = field(default_factory=dict)
     errors: list[RecordError] = field(default_factory=list)
     rolled_back: bool = False
+    #: stopped by Ctrl-C or SIGTERM: the complete batches before it are stored
+    interrupted: bool = False
     #: In-memory ingests only (HTTP, SDK): one entry per input record, in order — the id it is
     #: stored under (new or already there), or None if it was rejected or rolled back.
     ids: list[str | None] = field(default_factory=list)
@@ -158,3 +160,10 @@ class IngestReport:
     @property
     def rejected(self) -> int:
         return self.invalid + self.conflicts + self.unknown_response
+
+    @property
+    def status(self) -> str:
+        """How the ingest ended, as its audit row records it."""
+        if self.interrupted:
+            return "interrupted"
+        return "rolled_back" if self.rolled_back else "completed"

@@ -23,7 +23,7 @@ from evalkit.capture.prepare import Kind, PrepareContext, PreparedChunk
 from evalkit.capture.readers import FileProblem, LineBlock, RawItem, Reader, detect_format
 from evalkit.capture.redact_record import add_counts
 from evalkit.capture.validate import FEEDBACK_FIELDS, RESPONSE_FIELDS, Limits
-from evalkit.errors import UsageError
+from evalkit.errors import IngestInterrupted, UsageError
 from evalkit.records import (
     FeedbackEvent,
     IngestReport,
@@ -328,6 +328,23 @@ class Ingestor:
             report.stored = 0
             report.labels_stored = 0
             report.redactions = {}
+        except KeyboardInterrupt:
+            # Complete batches stay stored (each was its own transaction; under --strict the
+            # one transaction rolled back). Leave an audit row saying so, then stop.
+            report.interrupted = True
+            if self.options.strict:
+                report.stored = report.labels_stored = 0
+                report.redactions = {}
+            if audit:
+                record_ingest_run(
+                    self.db,
+                    source=source,
+                    kind=self.options.kind,
+                    started_at=started,
+                    finished_at=self.clock(),
+                    report=report,
+                )
+            raise IngestInterrupted(report) from None
         if collect_ids:
             report.ids = [None] * report.read
             if not report.rolled_back:

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from evalkit.store.database import Database
 
 EXIT_REJECTED, EXIT_USAGE, EXIT_STORE = 1, 2, 3
+#: as a shell reports a process stopped by SIGINT (128 + 2)
+EXIT_INTERRUPTED = 130
 
 # Piped output (CI logs, files) gets a width that fits the summary table, not 80 columns.
 console = Console(width=None if Console().is_terminal else 120)

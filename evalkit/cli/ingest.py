@@ -6,12 +6,17 @@ Both run the same ingest pipeline with different options, so they share ``run_in
 from __future__ import annotations
 
 import json
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
 from evalkit.cli.context import (
+    EXIT_INTERRUPTED,
     EXIT_REJECTED,
     console,
     err_console,
@@ -118,15 +123,33 @@ def run_ingest(
     quiet: bool,
 ) -> None:
     from evalkit.capture.ingest import Ingestor
-    from evalkit.cli.render import progress_bar, render_report
+    from evalkit.cli.render import count, progress_bar, render_report
+    from evalkit.errors import IngestInterrupted
+    from evalkit.records import IngestReport
 
     settings = (
         state.settings.model_copy(update={"redact_enabled": False}) if no_redact else state.settings
     )
     db = open_db()
     ingestor = Ingestor(db, settings, options)
-    with progress_bar(console, disable=quiet) as progress:
-        report = ingestor.ingest_files(files, progress=progress)
+    try:
+        with stop_on_sigterm(), progress_bar(console, disable=quiet) as progress:
+            report = ingestor.ingest_files(files, progress=progress)
+    except IngestInterrupted as stop:
+        report = cast("IngestReport", stop.report)
+        render_report(console, err_console, report, kind=options.kind, show_errors=show_errors)
+        kept = (
+            "nothing was stored (--strict)"
+            if options.strict
+            else f"{count(report.stored, 'record')} in complete batches stayed stored"
+        )
+        err_console.print(
+            f"Interrupted: {kept}. Run the same command again to store the rest; what is "
+            "already stored is not stored twice.",
+            highlight=False,
+            markup=False,
+        )
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     render_report(console, err_console, report, kind=options.kind, show_errors=show_errors)
     if errors_file is not None:
         with errors_file.open("w", encoding="utf-8") as fh:
@@ -145,3 +168,22 @@ def run_ingest(
                 )
     if report.errors:
         raise typer.Exit(EXIT_REJECTED)
+
+
+@contextmanager
+def stop_on_sigterm() -> Iterator[None]:
+    """SIGTERM (a container or job runner stopping the ingest) ends it as Ctrl-C does: the batch
+    being written is rolled back, the audit row says "interrupted", and the user is told what
+    stayed stored, instead of the process vanishing mid-batch."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread (e.g. under a test runner)
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

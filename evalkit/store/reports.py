@@ -58,6 +58,7 @@ def record_ingest_run(
                 duplicates=report.duplicates,
                 rejected=report.rejected,
                 redactions=report.redactions,
+                status=report.status,
             )
         )
 

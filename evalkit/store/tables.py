@@ -207,6 +207,8 @@ class IngestRunRow(Base):
     duplicates: Mapped[int] = mapped_column(Integer)
     rejected: Mapped[int] = mapped_column(Integer)
     redactions: Mapped[Any] = mapped_column(JSON)
+    #: completed | rolled_back (--strict) | interrupted (its complete batches stay stored)
+    status: Mapped[str] = mapped_column(String(16), server_default="completed")
 
 
 def _table(model: type[Base]) -> Table:
