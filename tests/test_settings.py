@@ -54,3 +54,15 @@ def test_every_problem_is_reported_at_once(monkeypatch):
         "EVALKIT_BATCH_SIZE",
         "EVALKIT_INGEST_WORKERS",
     ]
+
+
+def test_the_sdk_reports_a_bad_setting_the_same_way(monkeypatch, tmp_path):
+    """A service constructing ``Recorder()`` gets the one-line message too, when it builds the
+    recorder (at start-up), never later on the request path."""
+    from evalkit import Recorder
+
+    monkeypatch.chdir(tmp_path)  # no .env of the project's
+    monkeypatch.setenv("EVALKIT_BATCH_SIZE", "0")
+    expected = r"^EVALKIT_BATCH_SIZE: must be at least 1 \(got '0'\)$"
+    with pytest.raises(SettingsError, match=expected):
+        Recorder()

@@ -70,7 +70,7 @@ from evalkit.capture.recorder_support import Kind, log
 from evalkit.capture.recorder_writer import run_writer
 from evalkit.errors import UsageError
 from evalkit.records import utcnow
-from evalkit.settings import Settings
+from evalkit.settings import Settings, load_settings
 
 #: How long close() waits, after its timeout, for the writer to drop and count what is left.
 ABANDON_GRACE = 0.5
@@ -97,7 +97,7 @@ class Recorder:
             raise UsageError(
                 f"max_batch and max_queue must be at least 1, got {max_batch}, {max_queue}"
             )
-        self.settings = settings if settings is not None else Settings()
+        self.settings = settings if settings is not None else load_settings()
         # Resolved here, not through a settings copy: a copy keeps a cached resolved URL.
         self.database_url = database_url or self.settings.resolved_database_url
         self.flush_interval = flush_interval
