@@ -103,6 +103,12 @@ class _StrictRollback(Exception):
     pass
 
 
+def _nothing_stored(report: IngestReport) -> None:
+    """The run's one transaction was rolled back: none of what it counted as stored is."""
+    report.stored = report.labels_stored = 0
+    report.redactions = {}
+
+
 @dataclass
 class _Pending:
     """Prepared records waiting for the next batch write, with where each came from.
@@ -325,25 +331,15 @@ class Ingestor:
                 self._consume(items, report, flush_one, workers, started)
         except _StrictRollback:
             report.rolled_back = True
-            report.stored = 0
-            report.labels_stored = 0
-            report.redactions = {}
+            _nothing_stored(report)
         except KeyboardInterrupt:
             # Complete batches stay stored (each was its own transaction; under --strict the
             # one transaction rolled back). Leave an audit row saying so, then stop.
             report.interrupted = True
             if self.options.strict:
-                report.stored = report.labels_stored = 0
-                report.redactions = {}
+                _nothing_stored(report)
             if audit:
-                record_ingest_run(
-                    self.db,
-                    source=source,
-                    kind=self.options.kind,
-                    started_at=started,
-                    finished_at=self.clock(),
-                    report=report,
-                )
+                self._audit(source, started, report)
             raise IngestInterrupted(report) from None
         if collect_ids:
             report.ids = [None] * report.read
@@ -353,15 +349,18 @@ class Ingestor:
                     if index is not None and key not in rejected:
                         report.ids[index] = key[0]
         if audit:
-            record_ingest_run(
-                self.db,
-                source=source,
-                kind=self.options.kind,
-                started_at=started,
-                finished_at=self.clock(),
-                report=report,
-            )
+            self._audit(source, started, report)
         return report
+
+    def _audit(self, source: str, started: datetime, report: IngestReport) -> None:
+        record_ingest_run(
+            self.db,
+            source=source,
+            kind=self.options.kind,
+            started_at=started,
+            finished_at=self.clock(),
+            report=report,
+        )
 
     def _consume(
         self,
