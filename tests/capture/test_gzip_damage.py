@@ -117,6 +117,27 @@ def test_a_corrupt_gzip_stream_is_a_file_problem(db, settings, tmp_path, fmt):
     assert response_ids(db) == ["r-9999"]
 
 
+def test_corruption_mid_stream_keeps_the_records_before_it(db, settings, tmp_path):
+    """A stream that turns corrupt half-way (a deflate block of the reserved type after a full
+    flush): what was decompressed of it before that spot must not be thrown away with the
+    failing read, bar at most 8 KiB of it (``GZIP_STEP``); the error names the first line lost."""
+    data = content("jsonl")
+    half = data.index(b"\n", len(data) // 2) + 1  # the good part ends with a whole line
+    packer = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    packed = packer.compress(data[:half]) + packer.flush(zlib.Z_FULL_FLUSH)
+    path = tmp_path / "corrupt-later.jsonl.gz"
+    path.write_bytes(packed + b"\xff" * 64)  # final block of the reserved type 3: invalid
+    good_lines = data[:half].count(b"\n")
+
+    report = ingest(db, settings, path)
+
+    (error,) = report.errors
+    lost = good_lines - report.stored
+    shortest = min(len(line) for line in data[:half].splitlines(keepends=True))
+    assert good_lines > 500 and 0 <= lost <= 8 * 1024 // shortest + 1, (good_lines, lost)
+    assert error.message.startswith(f"line {report.stored + 1}: not a readable gzip file")
+
+
 def test_a_gzip_failing_its_checksum_is_reported_after_its_lines(db, settings, tmp_path):
     """The checksum is at the end of the stream: every line has been read when it fails."""
     packed = gzip.compress(content("jsonl"))
