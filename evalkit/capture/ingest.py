@@ -103,6 +103,34 @@ class _StrictRollback(Exception):
     pass
 
 
+#: What writing a batch adds to a report (``read``, ``invalid`` and file errors come before)
+_BATCH_COUNTS = (
+    "stored",
+    "duplicates",
+    "conflicts",
+    "unknown_response",
+    "labels_stored",
+    "rekeyed",
+)
+
+
+def _counts(report: IngestReport) -> tuple[tuple[int, ...], dict[str, int], int]:
+    return (
+        tuple(getattr(report, name) for name in _BATCH_COUNTS),
+        dict(report.redactions),
+        len(report.errors),
+    )
+
+
+def _restore_counts(
+    report: IngestReport, counts: tuple[tuple[int, ...], dict[str, int], int]
+) -> None:
+    values, report.redactions, errors = counts
+    for name, value in zip(_BATCH_COUNTS, values, strict=True):
+        setattr(report, name, value)
+    del report.errors[errors:]
+
+
 def _nothing_stored(report: IngestReport) -> None:
     """The run's one transaction was rolled back: none of what it counted as stored is."""
     report.stored = report.labels_stored = 0
@@ -325,8 +353,16 @@ class Ingestor:
             else:
 
                 def flush_one(batch: _Pending) -> None:
-                    with self.db.writer() as writer:
-                        flush(writer, batch)
+                    # The batch is counted as it is written, before its commit: if the commit
+                    # never happens (Ctrl-C during it, a failing store), undo its counts so
+                    # the report and the audit row say only what is stored.
+                    before = _counts(report)
+                    try:
+                        with self.db.writer() as writer:
+                            flush(writer, batch)
+                    except BaseException:
+                        _restore_counts(report, before)
+                        raise
 
                 self._consume(items, report, flush_one, workers, started)
         except _StrictRollback:
@@ -406,7 +442,8 @@ class Ingestor:
         # Third-party datasets reuse ids for different records: keep both (see add_response_rows).
         result = writer.add_response_rows(pending.rows, rekey_conflicts=labelled)
         self._account(result, pending, report, "response", turned_away)
-        report.rekeyed += len(result.rekeyed)
+        stored = set(result.stored)  # a re-import finds its re-keyed records already there
+        report.rekeyed += sum(new in stored for new in result.rekeyed.values())
         if labelled:
             unsettled = {rid for rid, _ in result.conflicts}
             labels = []

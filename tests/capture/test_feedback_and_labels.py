@@ -140,7 +140,8 @@ def test_ids_reused_for_other_content_in_a_dataset_are_rekeyed_not_lost(db, sett
     assert [label.value for label in labels_for(db, "dup")] == [False]
     assert [label.value for label in labels_for(db, second_id)] == [True]
     again = _ingest(db, settings, path, kind="labelled", label_source="corpus")
-    assert (again.stored, again.labels_stored, again.errors) == (0, 0, [])
+    assert (again.stored, again.labels_stored, again.rekeyed, again.errors) == (0, 0, 0, [])
+    assert again.duplicates == 3  # the re-keyed record was already there under its new id
 
 
 def test_labelled_import_needs_a_source(db, settings):
