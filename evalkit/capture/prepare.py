@@ -214,11 +214,16 @@ class Preparer:
 
 
 def apply_mapping(raw: Mapping[str, Any], mapping: Mapping[str, str]) -> dict[str, Any]:
-    """Rename source columns to evalkit fields; a dotted column reaches into nested objects."""
-    data = dict(raw)
+    """Rename source columns to evalkit fields; a dotted column reaches into nested objects.
+
+    Every value is read from the record as given, before anything is moved: with
+    ``response=output`` and ``prompt=response`` the prompt is the input's ``response``, whatever
+    order the pairs come in.
+    """
+    values: dict[str, Any] = {}
     for target, column in mapping.items():
-        if column in data:
-            data[target] = data.pop(column)
+        if column in raw:
+            values[target] = raw[column]
             continue
         value: Any = raw
         for part in column.split("."):
@@ -229,5 +234,7 @@ def apply_mapping(raw: Mapping[str, Any], mapping: Mapping[str, str]) -> dict[st
             else:
                 break
         else:
-            data[target] = value
+            values[target] = value
+    data = {key: value for key, value in raw.items() if key not in mapping.values()}
+    data.update(values)
     return data

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from evalkit.capture.ingest import IngestOptions, Ingestor
+from evalkit.capture.ingest import IngestOptions, Ingestor, parse_mapping
 from evalkit.errors import UsageError
 from evalkit.settings import Settings
 from evalkit.store.database import Database
@@ -268,6 +268,21 @@ def test_csv_row_with_too_many_values(db, settings, tmp_path):
     path.write_text("id,response\na,ok\nb,ok,surplus\n")
     report = ingest(db, settings, path)
     assert report.stored == 1 and "3 values but the header has 2" in report.errors[0].message
+
+
+@pytest.mark.parametrize("swap", [False, True])
+def test_mapping_reads_every_column_as_given_whatever_the_order(db, settings, tmp_path, swap):
+    """``response=output`` and ``prompt=response``: the prompt is the input's ``response``, not
+    the ``output`` that an earlier pair moved there."""
+    row = {"id": "m-1", "response": "the question", "output": "the answer"}
+    pairs = ["response=output", "prompt=response"]
+    path = write_jsonl(tmp_path / "m.jsonl", [row])
+    report = ingest(
+        db, settings, path, mapping=parse_mapping(pairs[::-1] if swap else pairs, kind="responses")
+    )
+    assert report.stored == 1, report.errors
+    stored = get_response(db, "m-1")
+    assert (stored.prompt, stored.response, stored.metadata) == ("the question", "the answer", {})
 
 
 def test_mapping_renames_columns_and_reaches_into_json(db, settings, tmp_path):
