@@ -147,9 +147,9 @@ def current_outcome() -> Subquery:
     """``(response_id, outcome)`` of every response whose business outcome is known.
 
     The outcome usually arrives after the response, as an ``outcome`` feedback event; the latest
-    such event (by its time, then its id) wins over an earlier one and over the outcome given at
-    capture, which counts only when no event came. A summary that read ``responses.outcome``
-    alone would miss most outcomes.
+    such event (by its time; at the same time, the one received last; then its id) wins over an
+    earlier one and over the outcome given at capture, which counts only when no event came. A
+    summary that read ``responses.outcome`` alone would miss most outcomes.
     """
     f, r = FEEDBACK.c, RESPONSES.c
     ranked = (
@@ -157,7 +157,10 @@ def current_outcome() -> Subquery:
             f.response_id,
             f.value,
             func.row_number()
-            .over(partition_by=f.response_id, order_by=(f.created_at.desc(), f.id.desc()))
+            .over(
+                partition_by=f.response_id,
+                order_by=(f.created_at.desc(), f.received_at.desc(), f.id.desc()),
+            )
             .label("rank"),
         )
         .where(f.kind == FeedbackKind.OUTCOME.value)

@@ -37,3 +37,15 @@ def test_outcomes_count_late_events_and_the_latest_one_wins(db, settings):
     assert models["m"].responses == 5
     assert models["m"].outcomes == {"dropped": 1, "converted": 1, "escalated": 1}
     assert models["other"].outcomes == {"resolved": 1}
+
+
+def test_outcome_events_at_the_same_time_the_one_received_last_wins(db, settings):
+    """Date-only times make ties common: the event received later is the newer news, whatever
+    its id says (``e9`` sorts after ``e10``)."""
+    assert Ingestor(db, settings).ingest_records([record(1, model_id="m")]).stored == 1
+    feedback = Ingestor(db, settings, IngestOptions(kind="feedback"))
+    assert feedback.ingest_records([_outcome("r-1", "dropped", "2026-11-05", "e9")]).stored == 1
+    later = feedback.ingest_records([_outcome("r-1", "converted", "2026-11-05", "e10")])
+    assert later.stored == 1
+    (model,) = summarize(db).models
+    assert model.outcomes == {"converted": 1}
