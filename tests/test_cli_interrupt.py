@@ -1,8 +1,9 @@
 """Stopping ``evalkit ingest`` half-way (Ctrl-C, or SIGTERM from a job runner).
 
-What a user must be able to rely on: the batches written before the signal stay stored and
-whole, the run leaves an audit row saying it was interrupted, the command tells what stayed
-and exits 130, and running the same command again stores exactly the rest.
+What a user must be able to rely on: the ingest stops between two batches (no traceback, from
+the command or its worker processes), the batches written stay stored and whole, the run leaves
+an audit row saying it was interrupted, the command tells what stayed and exits 130, and
+running the same command again stores exactly the rest.
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ def test_an_interrupted_ingest_keeps_whole_batches_and_says_so(tmp_path, signum,
 
     assert proc.returncode == 130, (out, err)
     assert "Traceback" not in err and "Interrupted:" in err, err
+    assert "Stopping after the batch being written" in err
     stored = _count(db, "SELECT count(*) FROM responses")[0][0]
     assert 0 < stored < N and stored % BATCH == 0  # whole batches only
     assert f"{stored:,} records in complete batches stayed stored" in err

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -227,13 +228,18 @@ class Ingestor:
         options: IngestOptions | None = None,
         *,
         clock: Callable[[], datetime] = utcnow,
+        stop: threading.Event | None = None,
     ) -> None:
+        """``stop``, once set, ends the ingest between batches as an interrupt does (the CLI
+        sets it on Ctrl-C and SIGTERM): the batches written so far stay, ``IngestInterrupted``
+        is raised with the report, and no write is cut off half-way."""
         self.db = db
         self.settings = settings
         self.options = options or IngestOptions()
         if self.options.kind == "labelled" and not self.options.label_source:
             raise UsageError("a labelled import needs a source name (--source NAME)")
         self.clock = clock
+        self.stop = stop
         self.limits = Limits(max_field_chars=settings.max_field_chars)
 
     # -- entry points ------------------------------------------------------------------------
@@ -417,7 +423,10 @@ class Ingestor:
         )
         pending = _Pending()
         batch_size = self.settings.batch_size
+        stop = self.stop
         for chunk in prepare_stream(items, ctx, workers=workers):
+            if stop is not None and stop.is_set():
+                raise KeyboardInterrupt  # asked to stop: here, between two writes
             report.read += chunk.read
             report.invalid += len(chunk.errors)
             report.errors += chunk.errors

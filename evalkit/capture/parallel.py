@@ -10,7 +10,9 @@ however large the file.
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import sys
+import threading
 import types
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -89,8 +91,9 @@ def _pool(workers: int, ctx: PrepareContext) -> Iterator[ProcessPoolExecutor]:
     main = sys.modules.get("__main__")
     sys.modules["__main__"] = types.ModuleType("__main__")
     try:
-        for _ in range(workers):
-            pool.submit(int)
+        with _sigint_ignored_by_new_processes():
+            for _ in range(workers):
+                pool.submit(int)
     finally:
         if main is not None:
             sys.modules["__main__"] = main
@@ -98,8 +101,27 @@ def _pool(workers: int, ctx: PrepareContext) -> Iterator[ProcessPoolExecutor]:
         yield pool
 
 
+@contextmanager
+def _sigint_ignored_by_new_processes() -> Iterator[None]:
+    """Ctrl-C in a terminal reaches every process of the group. The ingesting process decides
+    how to stop (between batches) and shuts the pool down; a worker dying of it on its own, with
+    a traceback, would only break the pool under it. A process started while SIGINT is ignored
+    keeps ignoring it from its first instruction (Python installs no handler then), so the few
+    milliseconds of launching are covered too; ``_start`` covers pools made off the main thread.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _start(ctx: PrepareContext) -> None:
     global _preparer
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # see _sigint_ignored_by_new_processes
     _preparer = Preparer(ctx)
 
 

@@ -131,9 +131,9 @@ def run_ingest(
         state.settings.model_copy(update={"redact_enabled": False}) if no_redact else state.settings
     )
     db = open_db()
-    ingestor = Ingestor(db, settings, options)
     try:
-        with stop_on_sigterm(), progress_bar(console, disable=quiet) as progress:
+        with stop_on_signals() as stop, progress_bar(console, disable=quiet) as progress:
+            ingestor = Ingestor(db, settings, options, stop=stop)
             report = ingestor.ingest_files(files, progress=progress)
     except IngestInterrupted as stop:
         report = cast("IngestReport", stop.report)
@@ -171,19 +171,23 @@ def run_ingest(
 
 
 @contextmanager
-def stop_on_sigterm() -> Iterator[None]:
-    """SIGTERM (a container or job runner stopping the ingest) ends it as Ctrl-C does: the batch
-    being written is rolled back, the audit row says "interrupted", and the user is told what
-    stayed stored, instead of the process vanishing mid-batch."""
+def stop_on_signals() -> Iterator[threading.Event]:
+    """An event set by the first Ctrl-C or SIGTERM (a container or job runner stopping the
+    ingest): the ingest then stops between two batches, with nothing cut off half-way, and the
+    user is told what stayed stored. A second Ctrl-C interrupts at once."""
+    stop = threading.Event()
     if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers can only be set from the main thread (e.g. under a test runner)
+        yield stop  # handlers can only be set from the main thread (e.g. under a test runner)
         return
 
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
+    def request_stop(signum: int, frame: object) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        err_console.print("Stopping after the batch being written…", highlight=False)
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        yield stop
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
