@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from evalkit.capture.ingest import parse_mapping
+from evalkit.capture.mapping import parse_mapping
 from evalkit.cli import app
 from evalkit.cli.render import count
 from evalkit.cli.store_admin import parse_age

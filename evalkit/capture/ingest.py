@@ -8,7 +8,6 @@ run is one transaction that is rolled back if any record is turned away.
 
 from __future__ import annotations
 
-import difflib
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -19,16 +18,19 @@ from typing import Any
 
 import msgspec
 
+from evalkit.capture.batch import (
+    PendingBatch,
+    nothing_stored,
+    restore_counts,
+    snapshot_counts,
+)
 from evalkit.capture.parallel import prepare_stream
-from evalkit.capture.prepare import Kind, PrepareContext, PreparedChunk
+from evalkit.capture.prepare import Kind, PrepareContext
 from evalkit.capture.readers import FileProblem, LineBlock, RawItem, Reader, detect_format
-from evalkit.capture.redact_record import add_counts
-from evalkit.capture.validate import FEEDBACK_FIELDS, RESPONSE_FIELDS, Limits
+from evalkit.capture.validate import Limits
 from evalkit.errors import IngestInterrupted, UsageError
 from evalkit.records import (
-    FeedbackEvent,
     IngestReport,
-    LabelRecord,
     RecordError,
     utcnow,
 )
@@ -59,163 +61,8 @@ class IngestOptions:
     label_source: str | None = None
 
 
-#: The fields ``--map`` may fill, per kind. Any other name would be kept in ``metadata`` and
-#: the column it names would go missing from the record without a word.
-MAPPABLE_FIELDS: dict[str, frozenset[str]] = {
-    "responses": RESPONSE_FIELDS,
-    "feedback": FEEDBACK_FIELDS,
-    "labelled": RESPONSE_FIELDS | {"labels"},
-}
-_RECORD_NOUN = {
-    "responses": "a response",
-    "feedback": "a feedback event",
-    "labelled": "a labelled response",
-}
-
-
-def parse_mapping(pairs: Sequence[str], *, kind: Kind) -> dict[str, str]:
-    """``["response=output", "model_id=meta.model"]`` → ``{"response": "output", ...}``.
-
-    Raises ``UsageError`` for a pair that is not ``field=column``, a field that ``kind``
-    records do not have, or a field given twice.
-    """
-    fields = MAPPABLE_FIELDS[kind]
-    mapping: dict[str, str] = {}
-    for pair in pairs:
-        target, sep, column = (part.strip() for part in pair.partition("="))
-        if not sep or not target or not column:
-            raise UsageError(f"--map expects field=column, got {pair!r}")
-        if target not in fields:
-            close = difflib.get_close_matches(target.lower(), fields, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise UsageError(
-                f"--map {pair!r}: {target!r} is not a field of {_RECORD_NOUN[kind]}{hint}; "
-                f"fields: {', '.join(sorted(fields))}"
-            )
-        if target in mapping:
-            raise UsageError(
-                f"--map names {target!r} twice ({target}={mapping[target]} and {pair.strip()})"
-            )
-        mapping[target] = column
-    return mapping
-
-
 class _StrictRollback(Exception):
     pass
-
-
-#: What writing a batch adds to a report (``read``, ``invalid`` and file errors come before)
-_BATCH_COUNTS = (
-    "stored",
-    "duplicates",
-    "conflicts",
-    "unknown_response",
-    "labels_stored",
-    "rekeyed",
-)
-
-
-def _counts(report: IngestReport) -> tuple[tuple[int, ...], dict[str, int], int]:
-    return (
-        tuple(getattr(report, name) for name in _BATCH_COUNTS),
-        dict(report.redactions),
-        len(report.errors),
-    )
-
-
-def _restore_counts(
-    report: IngestReport, counts: tuple[tuple[int, ...], dict[str, int], int]
-) -> None:
-    values, report.redactions, errors = counts
-    for name, value in zip(_BATCH_COUNTS, values, strict=True):
-        setattr(report, name, value)
-    del report.errors[errors:]
-
-
-def _nothing_stored(report: IngestReport) -> None:
-    """The run's one transaction was rolled back: none of what it counted as stored is."""
-    report.stored = report.labels_stored = 0
-    report.redactions = {}
-
-
-@dataclass
-class _Pending:
-    """Prepared records waiting for the next batch write, with where each came from.
-
-    The lists named per record line up: ``places`` with ``rows`` (responses) or ``events``
-    (feedback), and ``labels`` with ``rows`` in a labelled import.
-    """
-
-    rows: list[tuple[Any, ...]] = field(default_factory=list)
-    events: list[FeedbackEvent] = field(default_factory=list)
-    event_hashes: list[str] = field(default_factory=list)
-    labels: list[list[LabelRecord]] = field(default_factory=list)
-    #: (source, location, index)
-    places: list[tuple[str, str, int | None]] = field(default_factory=list)
-    #: PII replaced in each record, per kind (None: none)
-    redactions: list[dict[str, int] | None] = field(default_factory=list)
-    _blamed: dict[tuple[str, str], list[tuple[str, str, int | None]]] | None = None
-
-    def add(self, chunk: PreparedChunk) -> None:
-        self.rows += chunk.rows
-        self.events += chunk.events
-        self.event_hashes += chunk.event_hashes
-        self.labels += chunk.labels
-        source = chunk.source
-        start = len(self.places)
-        self.places += [(source, location, index) for location, index in chunk.places]
-        self.redactions += [None] * len(chunk.places)
-        for i, counts in chunk.redactions:
-            self.redactions[start + i] = counts
-
-    def take(self, n: int) -> _Pending:
-        """The first ``n`` records as a batch of their own; they leave this one."""
-        batch = _Pending(
-            self.rows[:n],
-            self.events[:n],
-            self.event_hashes[:n],
-            self.labels[:n],
-            self.places[:n],
-            self.redactions[:n],
-        )
-        del self.rows[:n], self.events[:n], self.event_hashes[:n], self.labels[:n]
-        del self.places[:n], self.redactions[:n]
-        return batch
-
-    def count_redactions(self, result: WriteResult, totals: dict[str, int]) -> None:
-        """Add the PII replaced in the records this batch stored: a record already there (a
-        re-ingest, a retried request) or turned away had nothing of its own redacted."""
-        if not any(self.redactions):
-            return
-        # The writer stores the first record of each new id in the batch (a conflict of a
-        # labelled import under its new id); later ones with that id were not stored.
-        stored = set(result.stored)
-        seen: set[str] = set()
-        for key, counts in zip(self.keys(), self.redactions, strict=True):
-            rid = result.rekeyed.get(key, key[0])
-            if rid in seen:
-                continue
-            seen.add(rid)
-            if counts is not None and rid in stored:
-                add_counts(totals, counts)
-
-    def keys(self) -> list[tuple[str, str]]:
-        """(id, content hash) of each record, in order."""
-        if self.rows:
-            return [(row[0], row[-1]) for row in self.rows]
-        return [(e.id, h) for e, h in zip(self.events, self.event_hashes, strict=True)]
-
-    def blame(self, key: tuple[str, str]) -> tuple[str, str, int | None]:
-        """Where the next not-yet-blamed record with this key came from."""
-        if self._blamed is None:  # built on the first conflict only: most batches have none
-            self._blamed = {}
-            for k, place in zip(self.keys(), self.places, strict=True):
-                self._blamed.setdefault(k, []).append(place)
-        places = self._blamed.get(key)
-        return places.pop(0) if places else ("?", "?", None)
-
-    def __len__(self) -> int:
-        return len(self.places)
 
 
 class Ingestor:
@@ -341,7 +188,7 @@ class Ingestor:
         stored_keys: list[tuple[tuple[str, str], int | None]] = []  # (id, hash), input index
         turned_away: list[tuple[str, str]] = []  # conflicts and unknown references
 
-        def flush(writer: Writer, batch: _Pending) -> None:
+        def flush(writer: Writer, batch: PendingBatch) -> None:
             if collect_ids:
                 stored_keys.extend(
                     zip(batch.keys(), (index for _, _, index in batch.places), strict=True)
@@ -358,28 +205,28 @@ class Ingestor:
                         raise _StrictRollback
             else:
 
-                def flush_one(batch: _Pending) -> None:
+                def flush_one(batch: PendingBatch) -> None:
                     # The batch is counted as it is written, before its commit: if the commit
                     # never happens (Ctrl-C during it, a failing store), undo its counts so
                     # the report and the audit row say only what is stored.
-                    before = _counts(report)
+                    before = snapshot_counts(report)
                     try:
                         with self.db.writer() as writer:
                             flush(writer, batch)
                     except BaseException:
-                        _restore_counts(report, before)
+                        restore_counts(report, before)
                         raise
 
                 self._consume(items, report, flush_one, workers, started)
         except _StrictRollback:
             report.rolled_back = True
-            _nothing_stored(report)
+            nothing_stored(report)
         except KeyboardInterrupt:
             # Complete batches stay stored (each was its own transaction; under --strict the
             # one transaction rolled back). Leave an audit row saying so, then stop.
             report.interrupted = True
             if self.options.strict:
-                _nothing_stored(report)
+                nothing_stored(report)
             if audit:
                 self._audit(source, started, report)
             raise IngestInterrupted(report) from None
@@ -408,7 +255,7 @@ class Ingestor:
         self,
         items: Iterable[tuple[str, RawItem | LineBlock | FileProblem]],
         report: IngestReport,
-        flush: Callable[[_Pending], None],
+        flush: Callable[[PendingBatch], None],
         workers: int,
         received_at: datetime,
     ) -> None:
@@ -421,7 +268,7 @@ class Ingestor:
             redact_kinds=self.settings.redact_kinds if self.settings.redact_enabled else None,
             label_source=self.options.label_source,
         )
-        pending = _Pending()
+        pending = PendingBatch()
         batch_size = self.settings.batch_size
         stop = self.stop
         for chunk in prepare_stream(items, ctx, workers=workers):
@@ -439,7 +286,7 @@ class Ingestor:
     def _flush(
         self,
         writer: Writer,
-        pending: _Pending,
+        pending: PendingBatch,
         report: IngestReport,
         turned_away: list[tuple[str, str]],
     ) -> None:
@@ -469,7 +316,7 @@ class Ingestor:
     def _account(
         self,
         result: WriteResult,
-        pending: _Pending,
+        pending: PendingBatch,
         report: IngestReport,
         noun: str,
         turned_away: list[tuple[str, str]],

@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 
 from evalkit.capture.fast_decode import fast_parse_response
+from evalkit.capture.mapping import Kind, apply_mapping
 from evalkit.capture.readers import FileProblem, LineBlock, RawItem, decode_line
 from evalkit.capture.redact import Redactor
 from evalkit.capture.redact_record import redact_record
@@ -30,7 +31,6 @@ from evalkit.capture.validate import (
 from evalkit.records import FeedbackEvent, LabelRecord, RecordError, ResponseRecord
 from evalkit.store.rows import json_text, response_row
 
-Kind = Literal["responses", "feedback", "labelled"]
 #: What is prepared at a time: a block of JSONL lines, or decoded items and file problems.
 Payload = LineBlock | list[RawItem | FileProblem]
 
@@ -211,30 +211,3 @@ class Preparer:
             return None
         column = self.ctx.mapping.get(name.split(".", 1)[0])
         return f"{name} (column '{column}')" if column else name
-
-
-def apply_mapping(raw: Mapping[str, Any], mapping: Mapping[str, str]) -> dict[str, Any]:
-    """Rename source columns to evalkit fields; a dotted column reaches into nested objects.
-
-    Every value is read from the record as given, before anything is moved: with
-    ``response=output`` and ``prompt=response`` the prompt is the input's ``response``, whatever
-    order the pairs come in.
-    """
-    values: dict[str, Any] = {}
-    for target, column in mapping.items():
-        if column in raw:
-            values[target] = raw[column]
-            continue
-        value: Any = raw
-        for part in column.split("."):
-            if isinstance(value, Mapping) and part in value:
-                value = value[part]
-            elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-                value = value[int(part)]
-            else:
-                break
-        else:
-            values[target] = value
-    data = {key: value for key, value in raw.items() if key not in mapping.values()}
-    data.update(values)
-    return data

@@ -61,7 +61,8 @@ def ingest(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Validate, redact, de-duplicate and store production responses or late feedback."""
-    from evalkit.capture.ingest import IngestOptions, parse_mapping
+    from evalkit.capture.ingest import IngestOptions
+    from evalkit.capture.mapping import parse_mapping
 
     if kind not in ("responses", "feedback"):
         raise UsageError(f"--kind must be responses or feedback, got {kind!r}")

@@ -10,7 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from evalkit.capture.ingest import IngestOptions, Ingestor, parse_mapping
+from evalkit.capture.ingest import IngestOptions, Ingestor
+from evalkit.capture.mapping import parse_mapping
 from evalkit.errors import UsageError
 from evalkit.settings import Settings
 from evalkit.store.database import Database
