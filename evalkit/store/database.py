@@ -101,8 +101,9 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def upgrade(engine: Engine) -> str:
-    """Apply every pending migration; returns the revision the store is at afterwards."""
+def upgrade(engine: Engine, revision: str = "head") -> str:
+    """Apply every pending migration (up to ``revision``: tests start from an older one);
+    returns the revision the store is at afterwards."""
     cfg = alembic_config(engine)
     # A write transaction: on SQLite, two processes opening a new store migrate one after the
     # other (PostgreSQL serializes them with an advisory lock in the migration environment).
@@ -110,10 +111,10 @@ def upgrade(engine: Engine) -> str:
         conn.execution_options(**{WRITE_OPTION: True})
         with conn.begin():
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
-    revision = current_revision(engine)
-    assert revision is not None
-    return revision
+            command.upgrade(cfg, revision)
+    reached = current_revision(engine)
+    assert reached is not None
+    return reached
 
 
 class Database:

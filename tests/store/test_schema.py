@@ -71,28 +71,21 @@ def test_a_store_made_by_the_first_release_upgrades_and_keeps_its_audit_rows(
     unmigrated_store_url,
 ):
     """0002 adds ``ingest_runs.status``: rows written before it read as completed runs."""
-    from alembic import command
     from sqlalchemy import text
 
-    from evalkit.store.database import WRITE_OPTION, alembic_config, make_engine
+    from evalkit.store.database import make_engine, upgrade
 
     engine = make_engine(unmigrated_store_url)
-    cfg = alembic_config(engine)
-    with engine.connect() as conn:
-        conn.execution_options(**{WRITE_OPTION: True})
-        with conn.begin():
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "0001")
-        with conn.begin():
-            conn.execute(
-                text(
-                    "INSERT INTO ingest_runs (source, kind, started_at, finished_at, read, "
-                    "stored, duplicates, rejected, redactions) VALUES ('old.jsonl', 'responses', "
-                    "'2026-11-01 10:00:00', '2026-11-01 10:00:05', 3, 3, 0, 0, '{}')"
-                )
+    assert upgrade(engine, "0001") == "0001"
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO ingest_runs (source, kind, started_at, finished_at, read, "
+                "stored, duplicates, rejected, redactions) VALUES ('old.jsonl', 'responses', "
+                "'2026-11-01 10:00:00', '2026-11-01 10:00:05', 3, 3, 0, 0, '{}')"
             )
+        )
     engine.dispose()
-    assert current_revision(make_engine(unmigrated_store_url)) == "0001"
 
     db = Database.open(unmigrated_store_url)
     assert current_revision(db.engine) == head_revision()
