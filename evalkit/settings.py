@@ -87,6 +87,11 @@ class Settings(BaseSettings):
         ge=1,
         description="Default age for `evalkit purge` when `--older-than` is not given.",
     )
+    demo_serve: bool = Field(
+        default=True,
+        description="`evalkit demo` ends by serving the reviewer app and the API in the "
+        "foreground until Ctrl-C; false: it exits after the loop (scripts, CI).",
+    )
 
     @field_validator("redact_kinds", mode="before")
     @classmethod
