@@ -92,6 +92,13 @@ class Settings(BaseSettings):
         description="`evalkit demo` ends by serving the reviewer app and the API in the "
         "foreground until Ctrl-C; false: it exits after the loop (scripts, CI).",
     )
+    app_session_minutes: int = Field(
+        default=480,
+        ge=1,
+        le=10_080,
+        description="How long a reviewer-app login lasts; after it the reviewer logs in again "
+        "(an item in hand is released).",
+    )
 
     @field_validator("redact_kinds", mode="before")
     @classmethod
