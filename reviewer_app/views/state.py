@@ -1,0 +1,24 @@
+"""Every ``st.session_state`` key the app uses, in one place.
+
+Pages never spell a key themselves: a typo would be a silent new key, and two pages sharing a
+key by accident would leak one page's state into another.
+"""
+
+from __future__ import annotations
+
+#: The logged-in reviewer (``views.session.AppSession``); absent when logged out.
+SESSION = "evalkit.session"
+#: A message for the login page after a logout or an expired session.
+LOGIN_NOTICE = "evalkit.login_notice"
+#: The item the reviewer holds a lease on (``views.label.Current``), if any.
+CURRENT_ITEM = "evalkit.label.current"
+#: Choices made so far on the current item: head → value.
+CHOICES = "evalkit.label.choices"
+#: Items labelled and skipped in this browser session, for the progress line.
+LABELLED_COUNT = "evalkit.label.labelled"
+SKIPPED_COUNT = "evalkit.label.skipped"
+#: A one-line message about the last submit / skip, shown above the next item.
+LABEL_NOTICE = "evalkit.label.notice"
+#: The disagreement being settled on the adjudication page.
+ADJUDICATION_ITEM = "evalkit.adjudicate.current"
+ADJUDICATION_NOTICE = "evalkit.adjudicate.notice"

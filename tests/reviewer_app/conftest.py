@@ -1,0 +1,122 @@
+"""Fixtures for the reviewer app: its view-model package on the path, a real ``streamlit run``
+on a free loopback port, and headless Debian Chromium driven by Playwright.
+
+``streamlit run reviewer_app/Home.py`` puts ``reviewer_app/`` on ``sys.path``, which is how the
+pages import ``views``; the tests do the same so they call the very modules the pages call.
+Chromium is the system one (``apt-get install chromium``; ``playwright install`` cannot download
+browsers here); without it the browser tests skip with the reason (fail in CI).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import require_service
+
+APP_DIR = Path(__file__).resolve().parents[2] / "reviewer_app"
+if str(APP_DIR) not in sys.path:
+    sys.path.insert(0, str(APP_DIR))
+
+CHROMIUM = os.environ.get("EVALKIT_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+#: A cold ``streamlit run`` (imports, first script run) takes a few seconds on a busy machine.
+APP_START_TIMEOUT_S = 60.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as reply:
+            return bool(reply.status == 200)
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def serve_app(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], str]]:
+    """``serve_app(env)`` starts the reviewer app as the demo does and returns its URL."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(env: dict[str, str]) -> str:
+        port = _free_port()
+        log = (tmp_path / f"streamlit-{port}.log").open("wb")
+        command = [sys.executable, "-m", "streamlit", "run", str(APP_DIR / "Home.py")]
+        command += ["--server.headless", "true", "--server.address", "127.0.0.1"]
+        command += ["--server.port", str(port), "--browser.gatherUsageStats", "false"]
+        command += ["--server.fileWatcherType", "none"]
+        proc = subprocess.Popen(
+            command, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
+        )
+        started.append(proc)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + APP_START_TIMEOUT_S
+        while not _answers(f"{url}/_stcore/health"):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not start: {log.name}")
+            time.sleep(0.3)
+        return url
+
+    yield start
+    for proc in started:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
+        require_service(f"no Chromium at {CHROMIUM}: apt-get install -y chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield launched
+        finally:
+            with contextlib.suppress(Exception):
+                launched.close()
+
+
+@pytest.fixture
+def page(browser: Any, tmp_path: Path) -> Iterator[Any]:
+    """A fresh browser page; on failure a screenshot is left in the test's folder."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    tab = context.new_page()
+    tab.set_default_timeout(15_000)
+    try:
+        yield tab
+    finally:
+        with contextlib.suppress(Exception):
+            tab.screenshot(path=str(tmp_path / "last.png"), full_page=True)
+        context.close()
