@@ -99,6 +99,17 @@ class Settings(BaseSettings):
         description="How long a reviewer-app login lasts; after it the reviewer logs in again "
         "(an item in hand is released).",
     )
+    judge_base_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible endpoint (`http://host:port/v1`) that LLM-judge "
+        "assertions (`deepeval:<Metric>`) call; without it and `judge_model` they are skipped.",
+    )
+    judge_model: str | None = Field(
+        default=None, description="Model name the LLM judge is asked for."
+    )
+    judge_api_key: SecretStr | None = Field(
+        default=None, description="API key sent to the LLM judge's endpoint, if it needs one."
+    )
 
     @field_validator("redact_kinds", mode="before")
     @classmethod

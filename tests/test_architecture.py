@@ -10,6 +10,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "evalkit"
 ADAPTER_LIBS = {"fastapi", "starlette", "uvicorn", "typer", "rich", "streamlit", "click"}
 STAGES = ["capture", "store", "sample", "review", "learn", "guard", "gate", "watch"]
+#: The demo generator feeds every stage, so it may import any of them, but no adapter.
+DEMO = "demo"
 
 
 def _imports(path: Path) -> set[str]:
@@ -29,11 +31,17 @@ def _modules(*parts: str) -> list[Path]:
     )
 
 
-@pytest.mark.parametrize("path", _modules(*STAGES), ids=lambda p: str(p.relative_to(PACKAGE)))
+@pytest.mark.parametrize("path", _modules(*STAGES, DEMO), ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_stages_do_not_import_adapters(path: Path):
     bad = {name for name in _imports(path) if name.split(".")[0] in ADAPTER_LIBS}
     bad |= {name for name in _imports(path) if name.startswith(("evalkit.api", "evalkit.cli"))}
     assert bad == set()
+
+
+@pytest.mark.parametrize("path", _modules(*STAGES), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_stages_do_not_import_the_demo(path: Path):
+    # The demo reads the stages; a stage that reached back would tie product code to fake data.
+    assert {n for n in _imports(path) if n.split(".")[:2] == ["evalkit", DEMO]} == set()
 
 
 @pytest.mark.parametrize(

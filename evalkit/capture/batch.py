@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evalkit.capture.prepare import PreparedChunk
-from evalkit.capture.redact_record import add_counts
+from evalkit.capture.redact.record import add_counts
 from evalkit.records import FeedbackEvent, IngestReport, LabelRecord
 from evalkit.store.writer import WriteResult
 

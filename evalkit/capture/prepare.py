@@ -19,8 +19,8 @@ import msgspec
 from evalkit.capture.fast_decode import fast_parse_response
 from evalkit.capture.mapping import Kind, apply_mapping
 from evalkit.capture.readers import FileProblem, LineBlock, RawItem, decode_line
-from evalkit.capture.redact import Redactor
-from evalkit.capture.redact_record import redact_record
+from evalkit.capture.redact.record import redact_record
+from evalkit.capture.redact.redactor import Redactor
 from evalkit.capture.validate import (
     FieldProblem,
     Limits,

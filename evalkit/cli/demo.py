@@ -44,9 +44,9 @@ def demo(
     """Generate deterministic synthetic production traffic, ingest it and print a summary."""
     import numpy as np
 
-    from evalkit.capture.demo import demo_run, generate_demo, write_demo
     from evalkit.capture.ingest import IngestOptions, Ingestor
     from evalkit.cli.render import progress_bar, render_report, render_summary
+    from evalkit.demo import demo_run, generate_demo, write_demo
     from evalkit.store.reports import summarize
 
     # Each (seed, n) is its own traffic, with its own ids and folder: running the demo again with

@@ -1,6 +1,6 @@
 """What users ask about their accounts, medicines and nothing in particular, and the answers.
 
-As in ``demo_shop``: each builder returns an ``Exchange`` whose invented answer leads with a
+As in ``shop``: each builder returns an ``Exchange`` whose invented answer leads with a
 specific (a menu path, a time limit, a dose) that the context does not support. Small talk has no
 context; its invented answer is a confident fib.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from evalkit.capture.demo_words import (
+from evalkit.demo.words import (
     CITIES,
     FIRST_NAMES,
     Exchange,

@@ -2,7 +2,7 @@
 
 These tables are the demo's ground truth in aggregate: a stage that estimates a hallucination
 rate per model, finds the ``support-v13`` regression or a tenant's drift is right when it
-recovers what is written here. ``demo`` draws every record from them.
+recovers what is written here. ``traffic`` draws every record from them.
 """
 
 from __future__ import annotations

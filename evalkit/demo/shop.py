@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from evalkit.capture.demo_words import (
+from evalkit.demo.words import (
     CARRIERS,
     CITIES,
     STREETS,

@@ -2,8 +2,8 @@
 response read (tone, style, harmful sentences, PII a user gives away).
 
 All text here is written for evalkit; none is copied from a dataset. The builders in
-``demo_shop`` and ``demo_care`` return an ``Exchange`` holding a grounded answer and an invented
-one, so ``demo`` decides *whether* a response hallucinates and these modules only decide *how* it
+``shop`` and ``care`` return an ``Exchange`` holding a grounded answer and an invented
+one, so ``traffic`` decides *whether* a response hallucinates and these modules only decide *how* it
 reads.
 
 The property the demo stands on: the first sentence of an invented answer states at least one
@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from evalkit.capture.demo_care import account_exchange, medical_exchange, smalltalk_exchange
-from evalkit.capture.demo_shop import order_exchange, product_exchange, refund_exchange
-from evalkit.capture.demo_words import (
+from evalkit.demo.care import account_exchange, medical_exchange, smalltalk_exchange
+from evalkit.demo.shop import order_exchange, product_exchange, refund_exchange
+from evalkit.demo.words import (
     FIRST_NAMES,
     LAST_NAMES,
     STREETS,

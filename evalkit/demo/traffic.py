@@ -7,7 +7,7 @@ this traffic, so it has to carry real signal rather than noise with the right co
   hallucinates more; a fine-tuned one that is terse and more often curt;
 - a prompt release (``support-v13``, day 7) that makes refund answers hallucinate far more, a
   regression that drift and gate stages should find; the medical tenant stays pinned on v12;
-- hallucinations that contradict the retrieved context (see ``demo_text``), harmful sentences of
+- hallucinations that contradict the retrieved context (see ``text``), harmful sentences of
   graded severity, tone markers, PII in ~5% of prompts for the redactor to count;
 - self-reported confidence only weakly related to correctness: fluent and wrong is the point;
 - outcomes and late feedback that are worse for bad responses, as they are in production.
@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from evalkit.capture import demo_text as text
-from evalkit.capture.demo_profiles import (
+from evalkit.demo import text
+from evalkit.demo.profiles import (
     CHANNELS,
     DAYS,
     FEEDBACK_SOURCES,
@@ -45,7 +45,7 @@ from evalkit.capture.demo_profiles import (
     PromptRelease,
     TenantProfile,
 )
-from evalkit.capture.demo_words import TENANT_FACTS, pick, weighted
+from evalkit.demo.words import TENANT_FACTS, pick, weighted
 from evalkit.errors import UsageError
 
 

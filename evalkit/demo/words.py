@@ -1,8 +1,8 @@
 """The building blocks of the demo's words: template helpers, tenants' facts, invented names.
 
 All text of the demo traffic is written for evalkit; none is copied from a dataset. The intent
-modules (``demo_shop``, ``demo_care``) build each turn's ``Exchange`` from these pieces;
-``demo_text`` composes the final prompt and response.
+modules (``shop``, ``care``) build each turn's ``Exchange`` from these pieces;
+``text`` composes the final prompt and response.
 
 Templates are prose blocks: ``lines`` holds one template per line; ``keyed`` holds ``@name``
 paragraphs whose sentences are separated by `` | ``.

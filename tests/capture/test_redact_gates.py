@@ -28,7 +28,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from evalkit.capture.redact import Redactor
-from evalkit.capture.redact_record import may_contain_pii, redact_record
+from evalkit.capture.redact.record import may_contain_pii, redact_record
 from evalkit.capture.validate import Limits, parse_response
 from evalkit.records import PII_KINDS, ResponseRecord
 from evalkit.store.rows import json_text

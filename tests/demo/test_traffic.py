@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from evalkit.capture.demo import DemoTraffic, generate_demo, write_demo
-from evalkit.capture.demo_profiles import INTENTS, MODELS, OUTCOMES, RAG_INTENTS, TENANTS
-from evalkit.capture.demo_text import CLOSERS, HARM_TEXT, OPENERS
 from evalkit.capture.validate import Limits, parse_feedback, parse_response
+from evalkit.demo import DemoTraffic, generate_demo, write_demo
+from evalkit.demo.profiles import INTENTS, MODELS, OUTCOMES, RAG_INTENTS, TENANTS
+from evalkit.demo.text import CLOSERS, HARM_TEXT, OPENERS
 from evalkit.errors import UsageError
 from evalkit.records import TONE_VALUES
 

@@ -47,9 +47,9 @@ Records are lost only when the process dies without running exit hooks (SIGKILL,
 or when one of the counted drops above happens.
 
 Where it is built: this module is the request path (``record``, ``feedback``, ``flush``,
-``close``) and the process hooks (exit, fork); ``recorder_writer`` is the writer thread's loop
-and backoff; ``recorder_delivery`` holds the retry buffer and writes to the store;
-``recorder_state`` is what the two sides share.
+``close``) and the process hooks (exit, fork); ``writer`` is the writer thread's loop
+and backoff; ``delivery`` holds the retry buffer and writes to the store;
+``state`` is what the two sides share.
 """
 
 from __future__ import annotations
@@ -64,10 +64,10 @@ import weakref
 from dataclasses import replace
 from typing import Any
 
-from evalkit.capture.recorder_delivery import Delivery
-from evalkit.capture.recorder_state import OnError, RecorderStats, SharedState
-from evalkit.capture.recorder_support import Kind, log
-from evalkit.capture.recorder_writer import run_writer
+from evalkit.capture.recorder.delivery import Delivery
+from evalkit.capture.recorder.state import OnError, RecorderStats, SharedState
+from evalkit.capture.recorder.support import Kind, log
+from evalkit.capture.recorder.writer import run_writer
 from evalkit.errors import UsageError
 from evalkit.records import utcnow
 from evalkit.settings import Settings, load_settings

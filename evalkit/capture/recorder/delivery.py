@@ -15,9 +15,9 @@ from collections import deque
 from typing import Any
 
 from evalkit.capture.ingest import IngestOptions, Ingestor
-from evalkit.capture.recorder_state import RecorderConfig, SharedState
-from evalkit.capture.recorder_support import Kind, first_line, for_caller, is_transient
-from evalkit.capture.sdk_values import json_safe_extras
+from evalkit.capture.recorder.state import RecorderConfig, SharedState
+from evalkit.capture.recorder.support import Kind, first_line, for_caller, is_transient
+from evalkit.capture.recorder.values import json_safe_extras
 from evalkit.capture.validate import FEEDBACK_FIELDS, RESPONSE_FIELDS
 from evalkit.records import RecordError
 from evalkit.store.database import Database

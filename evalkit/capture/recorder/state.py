@@ -1,7 +1,7 @@
 """What the Recorder's request threads and its writer thread share.
 
 The request path (``evalkit.capture.recorder``) and the writer thread
-(``evalkit.capture.recorder_writer``) live in different modules; everything they exchange is
+(``evalkit.capture.recorder.writer``) live in different modules; everything they exchange is
 here, so either side can be read without the other.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from evalkit.capture.recorder_support import Kind, Throttle
+from evalkit.capture.recorder.support import Kind, Throttle
 from evalkit.records import RecordError
 from evalkit.settings import Settings
 

@@ -1,6 +1,6 @@
 """The Recorder's background thread: when to write, how long to back off, and how it stops.
 
-Timing is kept apart from the writing itself (``recorder_delivery``) because it is where the
+Timing is kept apart from the writing itself (``delivery``) because it is where the
 Recorder's promises to the caller are kept: ``flush()`` returns once its ticket is served,
 ``close()`` stops the thread after one last write, and a store outage slows retries down
 instead of spinning.
@@ -11,8 +11,8 @@ from __future__ import annotations
 import random
 import time
 
-from evalkit.capture.recorder_delivery import Delivery
-from evalkit.capture.recorder_state import RecorderConfig, SharedState
+from evalkit.capture.recorder.delivery import Delivery
+from evalkit.capture.recorder.state import RecorderConfig, SharedState
 
 #: Retry delay after a failed write: starts here, doubles, stops growing at the cap. Each wait is
 #: jittered down by up to half so a fleet of services does not reconnect in lockstep.

@@ -13,7 +13,7 @@ which ``tests/capture/test_redact_gates.py`` checks for every subset of the kind
   a whole record serialised as JSON at once (``Redactor.may_contain``, ``redact_record``).
 
 Shortcuts that guard a single regex inside one rule (the ``@`` before the e-mail scan, the
-phone layout check) stay with that rule in ``redact_patterns``.
+phone layout check) stay with that rule in ``patterns``.
 """
 
 from __future__ import annotations
@@ -36,14 +36,14 @@ _IPV6_GATE = re.compile(r":[0-9A-Fa-f]{0,4}:").search
 
 
 def may_hold_digit_pii(text: str) -> bool:
-    """False only if none of the card, ip and phone rules (``redact_patterns``) can match."""
+    """False only if none of the card, ip and phone rules (``patterns``) can match."""
     if ":" in text and _IPV6_GATE(text):
         return True
     raw = text.encode("utf-8", "surrogatepass")
     return _DIGIT_RUN(raw.translate(_RUN_CLASSES)) is not None
 
 
-# How every key word of ``redact_secrets._KEY_VALUE`` ends. A key and its value are joined by
+# How every key word of ``secrets._KEY_VALUE`` ends. A key and its value are joined by
 # ":" or "=", which prose has few of, so the cheap test looks left of each separator (found
 # with memchr) for a key word instead of searching the text for six words.
 _KEY_ENDS = ("key", "secret", "password", "passwd", "pwd", "token")
@@ -65,7 +65,7 @@ def may_have_key_value(text: str) -> bool:
     return False
 
 
-# Where each vendor format of ``redact_secrets._SECRET_TOKEN`` must show a character that prose
+# Where each vendor format of ``secrets._SECRET_TOKEN`` must show a character that prose
 # rarely has: the character, then the markers with that character at the same offset. Looking
 # around each occurrence of the character (memchr finds them) is several times cheaper than
 # searching for every marker.
@@ -97,10 +97,10 @@ def may_have_vendor_key(text: str) -> bool:
 
 
 def may_have_bearer(text: str) -> bool:
-    """Whether "bearer" is there as people write it; ``redact_secrets`` asks the same."""
+    """Whether "bearer" is there as people write it; ``secrets`` asks the same."""
     return "earer" in text or "EARER" in text
 
 
 def may_have_secret(text: str) -> bool:
-    """False only if ``redact_secrets`` would find nothing (it asks the same questions)."""
+    """False only if ``secrets`` would find nothing (it asks the same questions)."""
     return may_have_vendor_key(text) or may_have_bearer(text) or may_have_key_value(text)

@@ -2,7 +2,7 @@
 
 Each rule is a function ``text -> (text, count)`` that replaces what it finds with its fixed
 token from ``REPLACEMENTS``; ``Redactor`` (``capture.redact``) runs them in order. Credentials
-have their own module (``redact_secrets``), as they are found by vendor formats and key names
+have their own module (``secrets``), as they are found by vendor formats and key names
 rather than by the shape of the data.
 
 Why the patterns are built this way:

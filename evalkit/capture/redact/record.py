@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 import orjson
 
-from evalkit.capture.redact import Redactor
+from evalkit.capture.redact.redactor import Redactor
 from evalkit.records import ResponseRecord
 
 _JSON_KEY = re.compile(r'"[^"]*":')

@@ -3,8 +3,8 @@
 Each kind in ``PII_KINDS`` is replaced by a fixed token (``REPLACEMENTS``), so a stored text
 still reads naturally ("mail me at [EMAIL]") and counts per kind go into the ingest report.
 This module decides which rules run and how often; what each rule matches, and why, is in
-``redact_patterns`` (e-mail, card, ip, phone) and ``redact_secrets`` (credentials), and the
-cheap tests that let a text skip rules in ``redact_gates``.
+``patterns`` (e-mail, card, ip, phone) and ``secrets`` (credentials), and the
+cheap tests that let a text skip rules in ``gates``.
 
 Why it is built this way:
 
@@ -26,15 +26,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from evalkit.capture.redact_gates import may_have_secret, may_hold_digit_pii
-from evalkit.capture.redact_patterns import (
+from evalkit.capture.redact.gates import may_have_secret, may_hold_digit_pii
+from evalkit.capture.redact.patterns import (
     REPLACEMENTS,
     redact_cards,
     redact_emails,
     redact_ips,
     redact_phones,
 )
-from evalkit.capture.redact_secrets import redact_secrets
+from evalkit.capture.redact.secrets import redact_secrets
 from evalkit.records import PII_KINDS
 
 __all__ = ["REPLACEMENTS", "Redactor"]

@@ -1,13 +1,13 @@
 """Finding credentials (API keys, tokens, passwords) in text, so they are never stored.
 
-Credentials differ from the personal data in ``redact_patterns``: their shape says little
+Credentials differ from the personal data in ``patterns``: their shape says little
 (any long word could be a key), so they are found by what surrounds or starts them. Three
 forms are recognised: the formats vendors issue keys in (``sk-…``, ``ghp_…``, ``AKIA…``, JWTs),
 ``Bearer <token>``, and a value after a key name (``api_key=…``, ``"password": "…"``), where
 the name stays and only the value goes. ``Redactor`` runs this rule first, because keys
 contain digits and ``@`` that the other rules would otherwise take apart.
 
-Each form is scanned only when its test in ``redact_gates`` says it may be there; those are
+Each form is scanned only when its test in ``gates`` says it may be there; those are
 the same tests ``Redactor.may_contain`` asks, so the two cannot disagree.
 """
 
@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import re
 
-from evalkit.capture.redact_gates import may_have_bearer, may_have_key_value, may_have_vendor_key
-from evalkit.capture.redact_patterns import REPLACEMENTS, has_digit, sub
+from evalkit.capture.redact.gates import may_have_bearer, may_have_key_value, may_have_vendor_key
+from evalkit.capture.redact.patterns import REPLACEMENTS, has_digit, sub
 
 #: Any token of ``REPLACEMENTS``, as it looks in text already redacted.
 _TOKEN = r"\[(?:EMAIL|PHONE|CARD|IP|SECRET)\]"
 
 # Vendor key formats, matched case-sensitively as the vendors issue them. A new format needs its
-# marker in ``redact_gates._MARKERS_AROUND`` too, or the gate will skip it.
+# marker in ``gates._MARKERS_AROUND`` too, or the gate will skip it.
 _SECRET_TOKEN = re.compile(
     r"""
     (?<![\w-])
@@ -49,7 +49,7 @@ _BEARER = re.compile(r"(?<![\w-])(?P<head>(?i:bearer)[ \t]+)(?P<tok>[A-Za-z0-9._
 # skipped so a second pass neither changes nor counts it. Spelling the first letter as a plain
 # class lets the engine skip ahead to candidates: a case-insensitive alternation alone is
 # tried at every position and costs six times as much. A new key word needs its ending in
-# ``redact_gates._KEY_ENDS`` too.
+# ``gates._KEY_ENDS`` too.
 _KEY_VALUE = re.compile(
     r"""
     (?P<head>

@@ -13,22 +13,22 @@ Rules a user can rely on:
 - Text is bounded (``max_field_chars``) and must be valid UTF-8; every problem names its field.
 - A record without ``id`` gets one derived from its content, so re-ingesting it is a no-op.
 
-This module is where the rest of evalkit imports validation from, so callers need not know
-how it is split: ``validate_fields`` holds what every kind shares (normalisation, storability,
-error wording), ``validate_response`` the responses, ``validate_feedback`` feedback events and
+This package is where the rest of evalkit imports validation from, so callers need not know
+how it is split: ``fields`` holds what every kind shares (normalisation, storability,
+error wording), ``response`` the responses, ``feedback`` feedback events and
 labels. The names below are the same objects, so importing them from here costs nothing.
 """
 
 from __future__ import annotations
 
-from evalkit.capture.validate_feedback import (
+from evalkit.capture.validate.feedback import (
     FEEDBACK_FIELDS,
     FeedbackInput,
     parse_feedback,
     parse_labels,
 )
-from evalkit.capture.validate_fields import FieldProblem, Limits, input_schema
-from evalkit.capture.validate_response import (
+from evalkit.capture.validate.fields import FieldProblem, Limits, input_schema
+from evalkit.capture.validate.response import (
     RESPONSE_FIELDS,
     ResponseInput,
     parse_response,

@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from evalkit.capture.validate_fields import (
+from evalkit.capture.validate.fields import (
     FieldProblem,
     Id,
     Limits,

@@ -1,6 +1,6 @@
 """What every kind of input record shares on its way to a domain record.
 
-Responses (``validate_response``) and feedback (``validate_feedback``) come from the same
+Responses (``response``) and feedback (``feedback``) come from the same
 files, requests and SDK calls, so they get one normalisation (empty CSV cells, epoch, naive and
 date-only timestamps, metadata given as JSON text, RAG context lists), one storability check
 (length, NUL, UTF-8, NaN, non-JSON values) and one wording of msgspec's errors. A cell or a

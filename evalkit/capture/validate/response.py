@@ -1,6 +1,6 @@
 """Validating a production response: the record every later stage samples, reviews and scores.
 
-Besides the shared checks (``validate_fields``) a response gets what only it has: the accepted
+Besides the shared checks (``fields``) a response gets what only it has: the accepted
 shape ``ResponseInput``, bounded text fields, and an id derived from its content when none is
 given, so re-ingesting a file is a no-op. ``response_record`` is separate from
 ``parse_response`` because the fast JSONL decoder (``capture.fast_decode``) builds the same
@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from evalkit.capture.validate_fields import (
+from evalkit.capture.validate.fields import (
     Count,
     Id,
     Limits,

@@ -1,0 +1,110 @@
+"""One gate run: load suites, judge the candidate (and the baseline), decide, record.
+
+The baseline is judged again now, by the same suite, rather than read from an old report: a
+changed assertion then moves both sides alike, and the comparison is of outputs alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from evalkit.gate.evaluate import RunOptions, evaluate
+from evalkit.gate.outputs import OutputSet
+from evalkit.gate.policy import GateResult, decide
+from evalkit.gate.suite import Suite, SuiteError, Thresholds, load_suite
+from evalkit.records import utcnow
+
+if TYPE_CHECKING:
+    from evalkit.store.database import Database
+
+
+def load_suites(paths: Sequence[str | Path]) -> list[Suite]:
+    """Every suite, with the problems of all of them reported together."""
+    suites, problems = [], []
+    for path in paths:
+        try:
+            suites.append(load_suite(path))
+        except SuiteError as exc:
+            problems.extend(exc.problems)
+    names = [s.name for s in suites]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(f"two suites are named {name!r}: give each a name of its own")
+    if problems:
+        raise SuiteError(problems)
+    return suites
+
+
+def gate_suite(
+    suite: Suite,
+    candidate: OutputSet,
+    *,
+    baseline: OutputSet | None = None,
+    overrides: Thresholds | None = None,
+    options: RunOptions | None = None,
+) -> GateResult:
+    started = utcnow()
+    results = evaluate(
+        suite, candidate.for_suite(suite.name), source=candidate.source, options=options
+    )
+    judged_baseline = None
+    if baseline is not None:
+        base = evaluate(
+            suite, baseline.for_suite(suite.name), source=baseline.source, options=options
+        )
+        judged_baseline = (baseline.name, base)
+    return decide(
+        suite,
+        candidate.name,
+        results,
+        started_at=started,
+        finished_at=utcnow(),
+        baseline=judged_baseline,
+        overrides=overrides,
+    )
+
+
+def run_gate(
+    suites: Sequence[Suite],
+    candidate: OutputSet,
+    *,
+    baseline: OutputSet | None = None,
+    overrides: Thresholds | None = None,
+    options: RunOptions | None = None,
+) -> list[GateResult]:
+    """Gate ``candidate`` on every suite; the run passes when every suite does."""
+    known = {case.id for suite in suites for case in suite.cases}
+    results = [
+        gate_suite(s, candidate, baseline=baseline, overrides=overrides, options=options)
+        for s in suites
+    ]
+    stray = sorted({row.id for row in candidate.rows} - known)
+    if stray:
+        shown = ", ".join(stray[:5]) + (f" and {len(stray) - 5} more" if len(stray) > 5 else "")
+        results[0].warnings.append(
+            f"{len(stray)} output id(s) in {candidate.source} match no case: {shown}"
+        )
+    return results
+
+
+def record_runs(db: Database, results: Sequence[GateResult]) -> list[int]:
+    """Store one ``gate_runs`` row per suite (suite, candidate, baseline, verdict, rates)."""
+    from evalkit.gate.report.json_report import suite_summary
+    from evalkit.store.gate_runs import GateRunRecord, record_gate_run
+
+    return [
+        record_gate_run(
+            db,
+            GateRunRecord(
+                suite=g.suite.name,
+                candidate=g.candidate,
+                baseline=g.comparison.baseline if g.comparison else None,
+                passed=g.passed,
+                summary=suite_summary(g),
+                started_at=g.started_at,
+                finished_at=g.finished_at,
+            ),
+        )
+        for g in results
+    ]
