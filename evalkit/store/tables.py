@@ -97,6 +97,25 @@ class ReviewerRow(Base):
     password_hash: Mapped[str | None] = mapped_column(String(256))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
+    #: JSON list of the tenants whose items the reviewer may see; NULL = every tenant.
+    tenants: Mapped[Any | None] = mapped_column(JSON)
+
+
+class ReviewerTokenRow(Base):
+    """A bearer credential of a reviewer: only the sha256 of the token is kept."""
+
+    __tablename__ = "reviewer_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    reviewer_id: Mapped[int] = mapped_column(
+        ForeignKey("reviewers.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: api (``evalkit reviewers token``) | session (a reviewer-app login)
+    kind: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
 
 
 class LabelRow(Base):
@@ -119,13 +138,28 @@ class LabelRow(Base):
     created_at: Mapped[datetime]
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("labels.id", ondelete="SET NULL"))
     current: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
+    # Set for labels from the review queue (NULL for imported ones): which submission, by whom,
+    # and the head's extra fields (``evalkit.review.schema``); fields without a column of their
+    # own are kept in ``details``, so a new schema field needs no migration.
+    submission_id: Mapped[int | None] = mapped_column(
+        ForeignKey("review_submissions.id", ondelete="CASCADE"), index=True
+    )
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("reviewers.id"))
+    span: Mapped[str | None] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(String(64))
+    off_brand: Mapped[bool | None] = mapped_column(Boolean)
+    details: Mapped[Any | None] = mapped_column(JSON)
 
 
 class ReviewItemRow(Base):
     """A response selected for human review, with how and how likely it was selected."""
 
     __tablename__ = "review_items"
-    __table_args__ = (UniqueConstraint("response_id", "queue"),)
+    __table_args__ = (
+        UniqueConstraint("response_id", "queue"),
+        # The claim's scan: open items of a queue in serving order.
+        Index("ix_review_items_serving", "queue", "status", "priority", "due_at", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     response_id: Mapped[str] = mapped_column(
@@ -144,6 +178,88 @@ class ReviewItemRow(Base):
     )
     lease_expires_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    #: the response's tenant, copied at enqueue so a reviewer's tenant filter needs no join
+    tenant: Mapped[str | None] = mapped_column(String(128), index=True)
+    #: submissions counted toward ``required_reviews`` (never more: the claim and the submit
+    #: check it with the item row locked)
+    reviews_done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: why a targeted item was queued (the guard's reason, a rule's name)
+    reason: Mapped[str | None] = mapped_column(String(256))
+    #: for gold items (``strategy`` = gold): the expected answers, head → value
+    gold: Mapped[Any | None] = mapped_column(JSON)
+
+
+class ReviewAssignmentRow(Base):
+    """One reviewer's lease on (then submission for) one review item.
+
+    Unique per (item, reviewer): the store never serves an item twice to the same reviewer.
+    """
+
+    __tablename__ = "review_assignments"
+    __table_args__ = (
+        UniqueConstraint("review_item_id", "reviewer_id"),
+        Index("ix_review_assignments_reviewer_status", "reviewer_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    review_item_id: Mapped[int] = mapped_column(
+        ForeignKey("review_items.id", ondelete="CASCADE"), index=True
+    )
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("reviewers.id", ondelete="CASCADE"))
+    #: leased | submitted | released (skipped) | expired
+    status: Mapped[str] = mapped_column(String(16))
+    leased_at: Mapped[datetime]
+    lease_expires_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+
+class ReviewSubmissionRow(Base):
+    """One version of what a reviewer (or adjudicator) said about an item; append-only.
+
+    Its per-head labels are ``labels`` rows pointing here. An edit is a new version that
+    supersedes the previous one (``current`` marks the live version).
+    """
+
+    __tablename__ = "review_submissions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    review_item_id: Mapped[int] = mapped_column(
+        ForeignKey("review_items.id", ondelete="CASCADE"), index=True
+    )
+    response_id: Mapped[str] = mapped_column(
+        ForeignKey("responses.id", ondelete="CASCADE"), index=True
+    )
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("reviewers.id"), index=True)
+    #: review | adjudication | gold (an answer to a gold item, kept out of final labels)
+    kind: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    supersedes_id: Mapped[int | None] = mapped_column(
+        ForeignKey("review_submissions.id", ondelete="SET NULL")
+    )
+    current: Mapped[bool] = mapped_column(Boolean, default=True)
+    correction: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    seconds: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime]
+
+
+class SamplingRuleRow(Base):
+    """Bookkeeping of one continuous-sampling policy rule: what it has considered so far."""
+
+    __tablename__ = "sampling_rules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    queue: Mapped[str] = mapped_column(String(64))
+    #: the rule as last run; a changed design under the same name is refused (it would break
+    #: the inclusion probabilities of what it sampled before)
+    spec: Mapped[Any] = mapped_column(JSON)
+    #: responses received up to here (and periods ending by here) have been considered
+    considered_through: Mapped[datetime | None]
+    runs: Mapped[int] = mapped_column(Integer, default=0)
+    considered: Mapped[int] = mapped_column(Integer, default=0)
+    selected: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime]
 
 
 class ClassifierVersionRow(Base):
@@ -221,6 +337,10 @@ FEEDBACK = _table(FeedbackRow)
 LABELS = _table(LabelRow)
 REVIEWERS = _table(ReviewerRow)
 REVIEW_ITEMS = _table(ReviewItemRow)
+REVIEWER_TOKENS = _table(ReviewerTokenRow)
+REVIEW_ASSIGNMENTS = _table(ReviewAssignmentRow)
+REVIEW_SUBMISSIONS = _table(ReviewSubmissionRow)
+SAMPLING_RULES = _table(SamplingRuleRow)
 CLASSIFIER_VERSIONS = _table(ClassifierVersionRow)
 GUARD_VERDICTS = _table(GuardVerdictRow)
 GATE_RUNS = _table(GateRunRow)

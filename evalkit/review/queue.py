@@ -1,0 +1,156 @@
+"""Working the queue: claim, submit, release, renew, adjudicate, and where a queue stands.
+
+Plain functions over an open store returning frozen dataclasses, so the HTTP API, the CLI and
+the reviewer app call the same thing. The store (``evalkit.store.queue``) holds the
+concurrency guarantee; the policy it applies is passed from here: the consensus rule
+(``review.consensus``) and the gold-item draw.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from evalkit.errors import UsageError
+from evalkit.records import utcnow
+from evalkit.review import consensus
+from evalkit.review.schema import Submission, parse_submission
+from evalkit.review.types import (
+    DisputedItem,
+    Forbidden,
+    QueueItem,
+    QueueStatus,
+    Reviewer,
+    SubmitResult,
+)
+from evalkit.store import labels as label_store
+from evalkit.store import queue as store
+from evalkit.store import queue_views
+from evalkit.store.database import Database
+
+DEFAULT_LEASE = timedelta(minutes=10)
+_system = random.SystemRandom()
+
+
+def claim(
+    db: Database,
+    reviewer: Reviewer,
+    *,
+    queue: str | None = None,
+    lease: timedelta = DEFAULT_LEASE,
+    gold_rate: float = 0.0,
+    rng: random.Random | None = None,
+    now: datetime | None = None,
+) -> QueueItem | None:
+    """Lease the next due item to ``reviewer`` (None when nothing is due for them).
+
+    A reviewer holding a live lease gets that item again rather than a second one. With
+    probability ``gold_rate`` a gold item they have not answered is served first.
+    """
+    if not 0 <= gold_rate <= 1:
+        raise UsageError(f"gold rate must be between 0 and 1 (got {gold_rate})")
+    want_gold = gold_rate > 0 and (rng or _system).random() < gold_rate
+    return store.claim(
+        db, reviewer, queue=queue, lease=lease, now=now or utcnow(), want_gold=want_gold
+    )
+
+
+def submit(
+    db: Database,
+    reviewer: Reviewer,
+    item_id: int,
+    labels: Submission | Mapping[str, Any],
+    *,
+    now: datetime | None = None,
+    **general: Any,
+) -> SubmitResult:
+    """Store the reviewer's labels for a leased item; again later, it is an edit (a new
+    version). ``labels``: a ``Submission`` or plain data for ``schema.parse_submission``
+    (``general`` then holds ``correction``, ``note``, ``seconds``). Raises ``LeaseLost`` when
+    the lease was lost (nothing is stored) and ``NotFoundError`` for an item not theirs to see.
+    """
+    submission = labels if isinstance(labels, Submission) else parse_submission(labels, **general)
+    return store.submit(
+        db, reviewer, item_id, submission, now=now or utcnow(), decide=consensus.item_status
+    )
+
+
+def release(db: Database, reviewer: Reviewer, item_id: int, *, now: datetime | None = None) -> None:
+    """Skip: give the item back for another reviewer; it is not served to this one again."""
+    store.release(db, reviewer, item_id, now=now or utcnow())
+
+
+def renew(
+    db: Database,
+    reviewer: Reviewer,
+    item_id: int,
+    *,
+    lease: timedelta = DEFAULT_LEASE,
+    now: datetime | None = None,
+) -> datetime:
+    """Extend a live lease (the reviewer is still working); returns the new expiry."""
+    return store.renew(db, reviewer, item_id, lease=lease, now=now or utcnow())
+
+
+def adjudicate(
+    db: Database,
+    adjudicator: Reviewer,
+    item_id: int,
+    labels: Submission | Mapping[str, Any],
+    *,
+    now: datetime | None = None,
+    **general: Any,
+) -> SubmitResult:
+    """Settle an item: the adjudicator's labels become its final labels."""
+    if not adjudicator.can_adjudicate:
+        raise Forbidden(
+            f"{adjudicator.username} is a {adjudicator.role}: adjudicating needs "
+            "the adjudicator or admin role"
+        )
+    submission = labels if isinstance(labels, Submission) else parse_submission(labels, **general)
+    return store.adjudicate(db, adjudicator, item_id, submission, now=now or utcnow())
+
+
+def disputed_items(
+    db: Database, adjudicator: Reviewer, *, queue: str | None = None, limit: int = 50
+) -> list[DisputedItem]:
+    """Items whose reviewers disagree, oldest first, with every reviewer's labels."""
+    if not adjudicator.can_adjudicate:
+        raise Forbidden(
+            f"{adjudicator.username} is a {adjudicator.role}: only adjudicators and "
+            "admins see other reviewers' labels"
+        )
+    items = queue_views.disputed(db, adjudicator, queue=queue, limit=limit)
+    labels = label_store.labels_of_items(db, [i.item_id for i, _ in items], kinds=("review",))
+    by_item: dict[int, list[Any]] = {}
+    for label in labels:
+        by_item.setdefault(label.item_id or 0, []).append(label)
+    return [
+        DisputedItem(
+            item_id=item.item_id,
+            queue=item.queue,
+            response=response,
+            labels=tuple(by_item.get(item.item_id, ())),
+            disagreeing_heads=tuple(consensus.disagreeing_heads(by_item.get(item.item_id, ()))),
+        )
+        for item, response in items
+    ]
+
+
+def queue_status(
+    db: Database,
+    *,
+    queue: str | None = None,
+    reviewer: Reviewer | None = None,
+    now: datetime | None = None,
+) -> QueueStatus:
+    """Counts per status, live leases, overdue items and progress per reviewer. With
+    ``reviewer``, only items of the tenants that reviewer sees."""
+    return queue_views.status(db, queue=queue, viewer=reviewer, now=now or utcnow())
+
+
+def item_history(db: Database, item_id: int) -> list[dict[str, Any]]:
+    """Every submission version of an item: who, when, version, correction, seconds."""
+    return label_store.submission_history(db, item_id)
