@@ -22,3 +22,13 @@ LABEL_NOTICE = "evalkit.label.notice"
 #: The disagreement being settled on the adjudication page.
 ADJUDICATION_ITEM = "evalkit.adjudicate.current"
 ADJUDICATION_NOTICE = "evalkit.adjudicate.notice"
+
+
+def button_key(item_id: int, target: str, value: str) -> str:
+    """A choice button's widget key: per item, so nothing carries over to the next one."""
+    return f"evalkit.label.button.{item_id}.{target}={value}"
+
+
+def text_key(item_id: int, name: str) -> str:
+    """A text box's widget key (span, note, correction), per item like the buttons."""
+    return f"evalkit.label.text.{item_id}.{name}"

@@ -18,6 +18,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -120,3 +121,51 @@ def page(browser: Any, tmp_path: Path) -> Iterator[Any]:
         with contextlib.suppress(Exception):
             tab.screenshot(path=str(tmp_path / "last.png"), full_page=True)
         context.close()
+
+
+# --- a store with reviewers and a queue -------------------------------------------------------
+
+PASSWORD = "correct horse battery"
+MALICIOUS = (
+    "Sure! <script>window.__xss = 'script'</script>"
+    "<img src=x onerror=\"window.__xss = 'img'\"> **not bold** [click](javascript:alert(1))"
+)
+
+
+def seed_store(url: str, data_dir: Path, *, items: int = 4, malicious_first: bool = True) -> None:
+    """Responses of two tenants, queued (the first urgent, due in 30 min), and the accounts
+    ann (reviewer, acme), bea (reviewer, every tenant), judy (adjudicator), root (admin)."""
+    import numpy as np
+
+    from evalkit.capture.ingest import Ingestor
+    from evalkit.review import add_reviewer
+    from evalkit.review.types import NewItem
+    from evalkit.sample.enqueue import enqueue_flagged, enqueue_selection
+    from evalkit.settings import Settings
+    from evalkit.store.database import Database
+    from tests.helpers import record
+
+    settings = Settings(data_dir=data_dir, database_url=url, _env_file=None)  # type: ignore[call-arg]
+    db = Database.open(url)
+    try:
+        rows = [record(i, tenant="acme") for i in range(items)] + [
+            record(100 + i, tenant="globex") for i in range(2)
+        ]
+        if malicious_first:
+            rows[0]["response"] = MALICIOUS
+        assert Ingestor(db, settings).ingest_records(rows).stored == len(rows)
+        enqueue_flagged(db, [rows[0]["id"]], reason="guard: risky", due_in=timedelta(minutes=30))
+        rest = [NewItem(r["id"], "random", 0.1, stratum=r["tenant"]) for r in rows[1:]]
+        enqueue_selection(db, rest, rng=np.random.default_rng(0))
+        add_reviewer(db, "ann", tenants=["acme"], display_name="Ann", password=PASSWORD)
+        add_reviewer(db, "bea", display_name="Bea", password=PASSWORD)
+        add_reviewer(db, "judy", role="adjudicator", password=PASSWORD)
+        add_reviewer(db, "root", role="admin", password=PASSWORD)
+    finally:
+        db.dispose()
+
+
+@pytest.fixture
+def seeded_url(store_url: str, tmp_path: Path) -> str:
+    seed_store(store_url, tmp_path / "data")
+    return store_url

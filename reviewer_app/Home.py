@@ -1,0 +1,52 @@
+"""Reviewer app entry point: log in, then work.
+
+Serve with ``streamlit run reviewer_app/Home.py`` (settings from ``EVALKIT_*`` as every evalkit
+command). Typing the username, Tab, the password and Enter logs in and opens the page for the
+reviewer's role, so the whole app works from the keyboard.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import streamlit as st
+from views import state, ui
+from views.session import login, remaining_text, resume, start_page
+
+st.set_page_config(page_title="evalkit review", page_icon=":material/rate_review:", layout="wide")
+
+session = ui.current_session()
+if session is not None and resume(ui.database(), session) is None:
+    ui.end_session("Your session has ended: log in again.")
+    session = None
+if session is None:
+    st.title("evalkit review")
+    notice = st.session_state.pop(state.LOGIN_NOTICE, None)
+    if notice:
+        st.info(notice)
+    with st.form("login", enter_to_submit=True):
+        username = st.text_input("Username", autocomplete="username")
+        password = st.text_input("Password", type="password", autocomplete="current-password")
+        submitted = st.form_submit_button("Log in", type="primary")
+    if submitted:
+        settings = ui.settings()
+        outcome = login(ui.database(), username, password, minutes=settings.app_session_minutes)
+        if isinstance(outcome, str):
+            st.error(outcome)
+        else:
+            st.session_state[state.SESSION] = outcome
+            st.switch_page(start_page(outcome))
+else:
+    st.title(f"Hello, {session.display_name}")
+    st.write(f"Role: **{session.role}** · {remaining_text(session, datetime.now(UTC))}")
+    if session.tenants:
+        st.write("Tenants: " + ", ".join(f"`{t}`" for t in session.tenants))
+    st.page_link("pages/1_Label.py", label="Label", icon=":material/label:")
+    if session.role in ("adjudicator", "admin"):
+        st.page_link("pages/2_Adjudicate.py", label="Adjudicate", icon=":material/gavel:")
+    if session.role == "admin":
+        st.page_link("pages/3_Queue.py", label="Queue", icon=":material/queue:")
+        st.page_link("pages/4_Reviewers.py", label="Reviewers", icon=":material/group:")
+    if st.button("Log out"):
+        ui.log_out()
+        st.rerun()
