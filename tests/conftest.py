@@ -23,6 +23,8 @@ from evalkit.store.tables import Base
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("DEEPEVAL_TELEMETRY_OPT_OUT", "YES")
+# `evalkit demo` would otherwise end by serving until Ctrl-C; tests that serve say so.
+os.environ.setdefault("EVALKIT_DEMO_SERVE", "0")
 
 PG_URL = os.environ.get(
     "EVALKIT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

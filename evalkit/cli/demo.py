@@ -1,7 +1,9 @@
-"""``evalkit demo``: a first run with nothing of your own, from generated traffic to a summary.
+"""``evalkit demo``: the whole loop on the embedded store, with nothing of your own.
 
-Kept apart from ``ingest`` because it writes files, ingests two kinds in order and renders the
-store summary: a walkthrough, not a building block.
+Generate traffic → ingest → sample → simulated reviewers label → train → gate → watch, then serve
+the reviewer app and the API in the foreground until Ctrl-C (``EVALKIT_DEMO_SERVE=0``: exit
+instead). A walkthrough, not a building block: each stage's step calls that stage's public
+functions and prints what a new user should look at; ``--until STAGE`` stops early.
 """
 
 from __future__ import annotations
@@ -20,11 +22,17 @@ from evalkit.cli.context import (
     state,
     translate_errors,
 )
+from evalkit.errors import UsageError
 
 if TYPE_CHECKING:
     from evalkit.capture.ingest import Kind
+    from evalkit.store.database import Database
 
 DEMO_START = datetime(2026, 11, 2, tzinfo=UTC)
+
+
+#: The loop's stages in order; ``--until`` names the last one to run.
+STAGES = ("capture", "review", "learn", "gate", "watch")
 
 
 @translate_errors
@@ -39,9 +47,39 @@ def demo(
             "--out", help="Where to write the demo files (default: DATA_DIR/demo/s<SEED>-n<N>)."
         ),
     ] = None,
+    until: Annotated[
+        str,
+        typer.Option(
+            "--until", help=f"Last stage to run: {', '.join(STAGES)} (default: the whole loop)."
+        ),
+    ] = "watch",
+    serve: Annotated[
+        bool | None,
+        typer.Option(
+            "--serve/--no-serve",
+            help="Serve the reviewer app and the API at the end until Ctrl-C "
+            "(default: EVALKIT_DEMO_SERVE, true).",
+        ),
+    ] = None,
+    api_port: Annotated[int, typer.Option("--api-port", help="Preferred API port.")] = 8000,
+    app_port: Annotated[
+        int, typer.Option("--app-port", help="Preferred reviewer-app port.")
+    ] = 8501,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
-    """Generate deterministic synthetic production traffic, ingest it and print a summary."""
+    """Run the whole loop on demo data, then serve the reviewer app and the API."""
+    if until not in STAGES:
+        raise UsageError(f"--until: unknown stage {until!r}; stages: {', '.join(STAGES)}")
+    db = open_db()
+    failed = _capture(db, n=n, seed=seed, out=out, quiet=quiet)
+    if failed:
+        raise typer.Exit(EXIT_REJECTED)
+    if serve if serve is not None else state.settings.demo_serve:
+        _serve(api_port=api_port, app_port=app_port)
+
+
+def _capture(db: Database, *, n: int, seed: int, out: Path | None, quiet: bool) -> bool:
+    """Generate and ingest the traffic; True when some record was rejected."""
     import numpy as np
 
     from evalkit.capture.ingest import IngestOptions, Ingestor
@@ -59,7 +97,6 @@ def demo(
         f"Demo traffic: {len(traffic.responses):,} responses, "
         f"{len(traffic.feedback):,} feedback events → {target}"
     )
-    db = open_db()
     failed = False
     steps: tuple[tuple[Kind, Path], ...] = (
         ("responses", paths["responses"]),
@@ -72,5 +109,29 @@ def demo(
         render_report(console, err_console, report, kind=kind, show_errors=5)
         failed = failed or bool(report.errors)
     render_summary(console, summarize(db), store=state.settings.resolved_database_url)
-    if failed:
-        raise typer.Exit(EXIT_REJECTED)
+    return failed
+
+
+def _serve(*, api_port: int, app_port: int) -> None:
+    """The last step: the reviewer app and the API on loopback until Ctrl-C."""
+    import secrets
+
+    from evalkit.cli.foreground import serve_until_interrupted, start_services
+
+    settings = state.settings
+    token = settings.api_token.get_secret_value() if settings.api_token else ""
+    token = token or f"demo-{secrets.token_hex(12)}"
+    env = {
+        "EVALKIT_DATABASE_URL": settings.resolved_database_url,
+        "EVALKIT_DATA_DIR": str(settings.data_dir.resolve()),
+        "EVALKIT_API_TOKEN": token,
+    }
+    console.print("\n[bold]Serving[/bold] (Ctrl-C stops both) …")
+    served = start_services(
+        env, api_port=api_port, app_port=app_port, log_dir=settings.data_dir / "logs"
+    )
+    for item in served:
+        console.print(f"  {item.name:<13} {item.url}")
+    console.print(f"  API token     {token}  (Authorization: Bearer …)")
+    why = serve_until_interrupted(served)
+    console.print(f"Stopped ({why}).")
