@@ -99,6 +99,33 @@ class Settings(BaseSettings):
         description="How long a reviewer-app login lasts; after it the reviewer logs in again "
         "(an item in hand is released).",
     )
+    review_lease_minutes: int = Field(
+        default=10,
+        ge=1,
+        le=1440,
+        description="How long a claimed item stays a reviewer's; then it returns to the queue.",
+    )
+    review_overlap_share: float = Field(
+        default=0.1,
+        ge=0.0,
+        le=1.0,
+        description="Share of sampled items that need `review_overlap_k` distinct reviewers.",
+    )
+    review_overlap_k: int = Field(
+        default=2, ge=2, le=10, description="Reviewers an overlap item needs."
+    )
+    review_gold_rate: float = Field(
+        default=0.05,
+        ge=0.0,
+        le=0.5,
+        description="Chance that a claim serves a gold item the reviewer has not answered.",
+    )
+    review_sla_minutes: int = Field(
+        default=60,
+        ge=1,
+        le=10_080,
+        description="Due time of flagged items (guard, rules): reviewed within this many minutes.",
+    )
     judge_base_url: str | None = Field(
         default=None,
         description="OpenAI-compatible endpoint (`http://host:port/v1`) that LLM-judge "
@@ -175,7 +202,7 @@ def load_settings(**overrides: Any) -> Settings:
 
 
 #: Values never echoed in an error: they may hold a password or token.
-_SECRET_SETTINGS = frozenset({"api_token", "database_url"})
+_SECRET_SETTINGS = frozenset({"api_token", "database_url", "judge_api_key"})
 _BOUNDS = {
     "greater_than_equal": ("ge", "must be at least {}"),
     "less_than_equal": ("le", "must be at most {}"),

@@ -284,9 +284,10 @@ def _assignment(conn: Connection, item_id: int, reviewer_id: int) -> Any:
 
 
 def _require_lease(assignment: Any, item_id: int, now: datetime) -> None:
-    if assignment is None or assignment.status in ("released", "expired"):
+    if assignment is None or assignment.status == "released":
         raise LeaseLost(f"you hold no lease on item {item_id}: claim the next item instead")
-    if assignment.status == "leased" and aware(assignment.lease_expires_at) <= now:  # type: ignore[operator]
+    expired = assignment.status == "expired"
+    if expired or (assignment.status == "leased" and aware(assignment.lease_expires_at) <= now):  # type: ignore[operator]
         raise LeaseLost(
             f"your lease on item {item_id} expired at "
             f"{aware(assignment.lease_expires_at):%Y-%m-%d %H:%M:%S} UTC; nothing was stored: "
