@@ -327,6 +327,47 @@ class IngestRunRow(Base):
     status: Mapped[str] = mapped_column(String(16), server_default="completed")
 
 
+class WatchAlertRow(Base):
+    """One alert of a watch rule for one cell (model version, intent, ...): open until its
+    condition clears, then closed; a later breach opens a new row."""
+
+    __tablename__ = "watch_alerts"
+    __table_args__ = (Index("ix_watch_alerts_key_status", "key", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    #: rule name and cell, e.g. ``hallucination-by-version|model_version=swift-mini-0.9.5``
+    key: Mapped[str] = mapped_column(String(512))
+    rule: Mapped[str] = mapped_column(String(128))
+    cell: Mapped[Any] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))  # open | closed
+    state: Mapped[str] = mapped_column(String(16))  # red (yellow if a rule alerts on it)
+    value: Mapped[float | None] = mapped_column(Float)
+    message: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str | None] = mapped_column(String(128))
+    action: Mapped[str | None] = mapped_column(String(256))
+    opened_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    #: when the webhook accepted the opening notice; None while it is still to be delivered
+    notified_at: Mapped[datetime | None]
+    notify_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class WatchAlertEventRow(Base):
+    """The history of an alert: opened, notified, delivery failed, still open, closed."""
+
+    __tablename__ = "watch_alert_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(
+        ForeignKey("watch_alerts.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(32))
+    value: Mapped[float | None] = mapped_column(Float)
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
 def _table(model: type[Base]) -> Table:
     return cast(Table, model.__table__)
 
@@ -345,3 +386,5 @@ CLASSIFIER_VERSIONS = _table(ClassifierVersionRow)
 GUARD_VERDICTS = _table(GuardVerdictRow)
 GATE_RUNS = _table(GateRunRow)
 INGEST_RUNS = _table(IngestRunRow)
+WATCH_ALERTS = _table(WatchAlertRow)
+WATCH_ALERT_EVENTS = _table(WatchAlertEventRow)
