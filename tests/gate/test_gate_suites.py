@@ -89,7 +89,8 @@ def test_every_problem_names_file_case_and_field(tmp_path):
         ", equals, icontains, json, max_chars, max_latency_ms, no_refusal, not_contains, "
         "refusal, regex, risk, semantic_similarity, starts_with; or a dotted path to your own "
         "function (package.module.function)",
-        f"{where}: case 3 (id no-value): field 'assert[0].value': assertion 'regex' needs a 'value'",
+        f"{where}: case 3 (id no-value): field 'assert[0].value': assertion 'regex' "
+        "needs a 'value'",
         f"{where}: case 4 (id no-prompt): field 'prompt': give a 'prompt' or chat 'messages' "
         "(one of them)",
         f"{where}: case 5 (id bad-field): field 'refrence': unknown case field; known: assert, "
