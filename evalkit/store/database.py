@@ -32,13 +32,20 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url`` with the settings evalkit relies on (FK enforcement on SQLite)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
+        # A URI filename (``file:...?mode=ro&uri=true``) names no plain path to create.
+        if parsed.database and parsed.database != ":memory:" and not _is_uri(parsed):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _is_uri(parsed: Any) -> bool:
+    return str(parsed.query.get("uri", "")).lower() in ("true", "1") or str(
+        parsed.database
+    ).startswith("file:")
 
 
 #: WAL size at which SQLite checkpoints (see ``_sqlite_pragmas``)
@@ -180,14 +187,29 @@ class Database:
 
     @contextmanager
     def _unreachable_is_store_error(self) -> Iterator[None]:
-        # Lost connections, refused logins, locked SQLite files, a read-only failover, an
-        # exhausted pool: the store, not the data, is at fault, so callers (the SDK's retry
-        # loop, HTTP 503) can tell them from a bad record.
+        # Lost connections, refused logins, locked SQLite files, a read-only file or failover,
+        # a full disk, an exhausted pool: the store, not the data, is at fault, so callers (the
+        # SDK's retry loop, HTTP 503, exit code 3) can tell them from a bad record. The bulk
+        # paths (``store.bulk``) talk to the driver directly, so its own exception classes of
+        # the same kinds count too, not only SQLAlchemy's wrappers of them.
         try:
             yield
         except (OperationalError, InterfaceError, InternalError, PoolTimeout) as exc:
             cause = getattr(exc, "orig", None) or exc
             raise StoreError(f"the store at {self.engine.url!r} failed: {cause}") from exc
+        except Exception as exc:
+            if not isinstance(exc, self._driver_store_errors):
+                raise
+            raise StoreError(f"the store at {self.engine.url!r} failed: {exc}") from exc
+
+    @property
+    def _driver_store_errors(self) -> tuple[type[BaseException], ...]:
+        """The driver's (DB-API) classes for a failing store rather than a refused value:
+        sqlite3's OperationalError is a read-only or locked file, a full disk, an I/O error;
+        psycopg's are a lost connection or a read-only transaction (InternalError)."""
+        dbapi = self.engine.dialect.loaded_dbapi
+        names = ("OperationalError", "InterfaceError", "InternalError")
+        return tuple(getattr(dbapi, name) for name in names if hasattr(dbapi, name))
 
     def dispose(self) -> None:
         self.engine.dispose()

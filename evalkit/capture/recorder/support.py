@@ -45,8 +45,9 @@ class Throttle:
 def is_transient(exc: BaseException) -> bool:
     """A failure of the store rather than of a record: keep the batch and retry it later.
 
-    ``evalkit.store`` raises ``StoreError`` for every connection-level failure (server down,
-    connection lost, SQLite locked, failover, pool exhausted); OSError covers the SQLite file.
+    ``evalkit.store`` raises ``StoreError`` for every failure of the store itself (server down,
+    connection lost, SQLite locked or read-only, a read-only failover, disk full, pool
+    exhausted), whether SQLAlchemy or the driver reported it; OSError covers the SQLite file.
     """
     return isinstance(exc, StoreError | OSError)
 
