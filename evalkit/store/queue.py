@@ -388,3 +388,15 @@ def item_tenant_and_status(db: Database, item_id: int) -> tuple[str | None, str]
 def open_condition(now: datetime) -> Any:
     """Open, non-gold items past their due time (for status views)."""
     return and_(IT.c.status == OPEN, IT.c.strategy != GOLD, IT.c.due_at < now)
+
+
+def count_overlap(db: Database, item_ids: Sequence[int]) -> int:
+    """How many of ``item_ids`` need more than one reviewer."""
+    total = 0
+    with db.reader() as conn:
+        for start in range(0, len(item_ids), _CHUNK):
+            chunk = list(item_ids[start : start + _CHUNK])
+            total += conn.execute(
+                select(func.count()).where(IT.c.id.in_(chunk), IT.c.required_reviews > 1)
+            ).scalar_one()
+    return total
