@@ -97,7 +97,7 @@ if item.priority:
     meta.append(f"priority {item.priority}")
 st.caption(" · ".join(meta))
 
-left, right = st.columns([3, 2], gap="large")
+left, right = st.columns([1, 1], gap="large")
 with left:
     st.subheader("Prompt")
     ui.show_untrusted(item.response.prompt)
@@ -113,32 +113,33 @@ with right:
     for head in form.head_forms(choices):
         st.markdown(f"**{head.label}**")
         st.caption(head.guideline)
-        row = st.columns(len(head.choices))
-        for col, button in zip(row, head.choices, strict=True):
-            col.button(
-                button.label,
-                key=state.button_key(item.item_id, button.target, button.value),
-                shortcut=button.key,
-                type="primary" if button.selected else "secondary",
-                help=button.guideline or None,
-                on_click=_press,
-                args=(button.target, button.value),
-                width="stretch",
-            )
-        for title, buttons in head.extras:
-            if head.name == "harm" and choices.get("harm") in (None, "none"):
-                continue  # the category only matters, and is only asked, when there is harm
-            st.caption(title)
-            extra_row = st.columns(min(len(buttons), 4))
-            for i, button in enumerate(buttons):
-                extra_row[i % len(extra_row)].button(
+        with st.container(horizontal=True):
+            for button in head.choices:
+                st.button(
                     button.label,
                     key=state.button_key(item.item_id, button.target, button.value),
                     shortcut=button.key,
-                    type="primary" if button.selected else "tertiary",
+                    type="primary" if button.selected else "secondary",
+                    help=button.guideline or None,
                     on_click=_press,
                     args=(button.target, button.value),
                 )
+        for title, buttons in head.extras:
+            if head.name == "harm" and choices.get("harm") in (None, "none"):
+                continue  # the category only matters, and is only asked, when there is harm
+            if len(buttons) > 1:
+                st.caption(title)
+            with st.container(horizontal=True):
+                for button in buttons:
+                    st.button(
+                        button.label,
+                        key=state.button_key(item.item_id, button.target, button.value),
+                        shortcut=button.key,
+                        type="primary" if button.selected else "tertiary",
+                        help=button.guideline or None,
+                        on_click=_press,
+                        args=(button.target, button.value),
+                    )
     with st.expander("Span, notes and correction (optional)"):
         named = [t for h in form.head_forms(choices) for t in h.texts] + form.general_texts()
         for name, title, guideline in named:

@@ -1,0 +1,78 @@
+"""The admin pages' model: queue state and reviewer work as tables ready to chart.
+
+Each function returns a pandas DataFrame (or a small dataclass) with the columns the page
+charts, so the page is ``st.bar_chart(frame, x=..., y=...)`` and the numbers are tested here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+
+from evalkit import review
+from evalkit.review import QueueStatus, Reviewer
+from evalkit.store.database import Database
+
+
+@dataclass(frozen=True)
+class Overview:
+    """The headline numbers of the queue page."""
+
+    open_items: int
+    pending: int
+    in_progress: int
+    overdue: int
+    done: int
+    disputed: int
+    adjudicated: int
+    gold: int
+    oldest_due_at: datetime | None
+
+
+def status(db: Database, viewer: Reviewer, *, now: datetime) -> QueueStatus:
+    """The queue as ``viewer`` may see it (an admin bound to tenants sees only theirs)."""
+    return review.queue_status(db, reviewer=viewer, now=now)
+
+
+def overview(qs: QueueStatus) -> Overview:
+    return Overview(
+        open_items=qs.pending + qs.in_progress,
+        pending=qs.pending,
+        in_progress=qs.in_progress,
+        overdue=qs.overdue,
+        done=qs.done,
+        disputed=qs.disputed,
+        adjudicated=qs.adjudicated,
+        gold=qs.gold,
+        oldest_due_at=qs.oldest_due_at,
+    )
+
+
+def status_counts(qs: QueueStatus) -> pd.DataFrame:
+    """Items per status, for a bar chart (gold items apart: they never reach final labels)."""
+    rows = [
+        ("pending", qs.pending),
+        ("in progress", qs.in_progress),
+        ("disputed", qs.disputed),
+        ("done", qs.done),
+        ("adjudicated", qs.adjudicated),
+    ]
+    return pd.DataFrame(rows, columns=["status", "items"])
+
+
+def reviewer_work(qs: QueueStatus) -> pd.DataFrame:
+    """Per reviewer: items submitted, skipped, in hand, and mean seconds per submitted item."""
+    rows = [
+        {
+            "reviewer": p.username,
+            "submitted": p.submitted,
+            "skipped": p.skipped,
+            "in progress": p.in_progress,
+            "seconds per item": round(p.seconds / p.submitted, 1) if p.submitted else None,
+        }
+        for p in qs.reviewers
+    ]
+    columns = ["reviewer", "submitted", "skipped", "in progress", "seconds per item"]
+    return pd.DataFrame(rows, columns=columns)
