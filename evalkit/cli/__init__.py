@@ -25,6 +25,7 @@ from evalkit.cli.context import EXIT_USAGE, console, print_error, state
 from evalkit.cli.demo import demo
 from evalkit.cli.gate import gate_app
 from evalkit.cli.ingest import ingest, labels_app
+from evalkit.cli.review import agreement, queue_app, reviewers_app, sample
 from evalkit.cli.serve import serve
 from evalkit.cli.store_admin import db_app, purge, summary
 from evalkit.settings import SettingsError, load_settings
@@ -39,10 +40,14 @@ app = typer.Typer(
 app.add_typer(db_app, name="db")
 app.add_typer(labels_app, name="labels")
 app.add_typer(gate_app, name="gate")
+app.add_typer(reviewers_app, name="reviewers")
+app.add_typer(queue_app, name="queue")
 app.command()(ingest)
 app.command()(demo)
 app.command()(summary)
 app.command()(purge)
+app.command()(sample)
+app.command()(agreement)
 app.command()(serve)
 
 

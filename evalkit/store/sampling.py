@@ -139,3 +139,16 @@ def active_classifier(db: Database) -> dict[str, Any] | None:
             select(C.c.version, C.c.artifact_path, C.c.thresholds).where(C.c.active.is_(True))
         ).first()
     return dict(row._mapping) if row is not None else None
+
+
+def responses_by_ids(db: Database, ids: Sequence[str]) -> list[Any]:
+    """Full response records for ``ids`` (for scoring), in id order."""
+    from evalkit.store.mappers import response_from_row
+
+    out = []
+    with db.reader() as conn:
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            rows = conn.execute(select(RESPONSES).where(RESPONSES.c.id.in_(chunk)))
+            out.extend(response_from_row(row) for row in rows)
+    return sorted(out, key=lambda r: r.id)
