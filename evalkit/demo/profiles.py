@@ -28,6 +28,8 @@ class ModelProfile:
     latency_ms: tuple[float, float, float]  # base, per output token, lognormal sigma
     price: tuple[float, float]  # USD per million input, output tokens
     confidence: tuple[float, float]  # beta(a, b) when right; wrong answers shift it only a little
+    #: version -> hallucination multiplier: a release that regresses (watch must turn it red)
+    regressions: tuple[tuple[str, float], ...] = ()
 
 
 # fmt: off
@@ -35,9 +37,11 @@ MODELS = {m.model_id: m for m in (
     ModelProfile("atlas-xl", versions=((0, "atlas-xl-2024-05"),), style="thorough",
                  hallucination=0.045, harm=0.008, tone=(0.72, 0.26, 0.02),
                  latency_ms=(900.0, 28.0, 0.35), price=(5.0, 15.0), confidence=(9.0, 2.0)),
-    ModelProfile("swift-mini", versions=((0, "swift-mini-0.9.3"), (5, "swift-mini-0.9.4")),
+    ModelProfile("swift-mini", versions=((0, "swift-mini-0.9.3"), (5, "swift-mini-0.9.4"),
+                                         (10, "swift-mini-0.9.5")),
                  style="plain", hallucination=0.16, harm=0.042, tone=(0.55, 0.40, 0.05),
-                 latency_ms=(250.0, 6.0, 0.5), price=(0.15, 0.60), confidence=(10.0, 1.6)),
+                 latency_ms=(250.0, 6.0, 0.5), price=(0.15, 0.60), confidence=(10.0, 1.6),
+                 regressions=(("swift-mini-0.9.5", 2.0),)),
     ModelProfile("support-ft", versions=((0, "support-ft-r7"), (9, "support-ft-r8")),
                  style="terse", hallucination=0.10, harm=0.035, tone=(0.18, 0.67, 0.15),
                  latency_ms=(300.0, 9.0, 0.4), price=(0.30, 1.20), confidence=(7.0, 2.2)),
@@ -137,6 +141,10 @@ PROMPTS = (
     PromptRelease("support-v12", 0, 310, {}),
     PromptRelease("support-v13", 7, 365, {"refund_policy": 3.0}),
 )
+#: The drift event: from this day, a share of product questions in every tenant are about a new
+#: topic (a charger recall) that the reference weeks never saw; watch's embedding drift and the
+#: prompt-length PSI of that intent should find it.
+DRIFT_DAY, DRIFT_INTENT, DRIFT_SHARE = 9, "product_question", 0.5
 LOCALES = {"en-US": 0.62, "en-GB": 0.16, "en-CA": 0.1, "en-AU": 0.07, "en-IN": 0.05}
 CHANNELS = {"web": 0.55, "app": 0.35, "email": 0.1}
 #: Relative traffic per UTC hour: quiet overnight in the Americas, peaking in their afternoon.

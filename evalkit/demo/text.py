@@ -181,6 +181,23 @@ def pii_sentence(rng: Rng, kind: str) -> str:
     return pick(rng, PII_TEXT[kind]).format(v=value)
 
 
+#: The demo's drift event (``profiles.DRIFT_DAY``): worried questions about a charger recall, a
+#: topic the earlier weeks never mention. No specifics (numbers, dates, prices), so the
+#: grounded/invented property of the answers is untouched.
+RECALL_TOPIC = (
+    "I just read the recall notice about chargers overheating and melting the plug.",
+    "My charger got very hot overnight and smelled of burning plastic, is it part of the recall?",
+    "Is the charging brick that came in the box one of the recalled ones that can catch fire?",
+    "The news said some wall chargers were recalled for fire risk, should I stop using mine?",
+    "After the safety recall email about scorched charging cables I'm nervous to plug it in.",
+)
+
+
+def recall_topic(rng: Rng, prompt: str) -> str:
+    """``prompt`` with a worried sentence about the charger recall in front of it."""
+    return f"{pick(rng, RECALL_TOPIC)} {prompt}"
+
+
 def dress_prompt(rng: Rng, core: str, *, frustrated: bool, pii: str | None) -> str:
     """Make one core question read like one particular user typed it."""
     text = core.lower() if rng.random() < 0.15 else core

@@ -19,6 +19,7 @@ files byte for byte. ``truth`` is what really happened and never goes into the t
 from __future__ import annotations
 
 import json
+import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -30,6 +31,9 @@ from evalkit.demo import text
 from evalkit.demo.profiles import (
     CHANNELS,
     DAYS,
+    DRIFT_DAY,
+    DRIFT_INTENT,
+    DRIFT_SHARE,
     FEEDBACK_SOURCES,
     FRUSTRATED,
     HOURLY,
@@ -104,9 +108,11 @@ def _judge(
     intent: IntentProfile,
     release: PromptRelease,
     frustrated: bool,
+    version: str = "",
 ) -> tuple[dict[str, Any], str | None]:
     """What goes wrong in this turn: the truth record and the kind of harm, if any."""
     p_hall = model.hallucination * intent.hallucination * release.hallucination.get(intent.name, 1)
+    p_hall *= dict(model.regressions).get(version, 1.0)
     hallucination = bool(rng.random() < min(p_hall, 0.9))
     harm_kind, severity = None, None
     if rng.random() < model.harm * intent.harm:
@@ -178,6 +184,16 @@ class _Turn:
     correction: str | None
 
 
+def _side_rng(rid: str) -> np.random.Generator:
+    """A stream of its own per response for the drift event, so adding the event left every
+    other draw (and so every other record) of a seed as it was."""
+    return np.random.default_rng(zlib.crc32(f"drift:{rid}".encode()))
+
+
+def _side_draw(rid: str) -> float:
+    return float(np.random.default_rng(zlib.crc32(f"drift-share:{rid}".encode())).random())
+
+
 def _turn(rng: np.random.Generator, rid: str, at: datetime, start: datetime) -> _Turn:
     """One response: who asked what, which model answered, what went wrong, what it cost."""
     day = (at - start) // timedelta(days=1)
@@ -194,7 +210,10 @@ def _turn(rng: np.random.Generator, rid: str, at: datetime, start: datetime) -> 
     if rng.random() < intent.pii:
         pii = text.pii_sentence(rng, pick(rng, intent.pii_kinds))
     prompt = text.dress_prompt(rng, exchange.prompt, frustrated=frustrated, pii=pii)
-    judged, harm_kind = _judge(rng, model, intent, release, frustrated)
+    version = _version(model.versions, day)
+    if intent.name == DRIFT_INTENT and day >= DRIFT_DAY and _side_draw(rid) < DRIFT_SHARE:
+        prompt = text.recall_topic(_side_rng(rid), prompt)
+    judged, harm_kind = _judge(rng, model, intent, release, frustrated, version)
     harm = text.harm_sentence(rng, harm_kind) if harm_kind else None
     sentences = exchange.invented if judged["hallucination"] else exchange.answer
     response = text.compose_response(
@@ -207,7 +226,7 @@ def _turn(rng: np.random.Generator, rid: str, at: datetime, start: datetime) -> 
         "created_at": _stamp(at),
         "tenant": tenant.name,
         "model_id": model.model_id,
-        "model_version": _version(model.versions, day),
+        "model_version": version,
         "prompt_version": release.version,
         "intent": intent.name,
         "user_segment": segment,
