@@ -229,13 +229,10 @@ def _write_reports(
 
 def _record(results: list[GateResult]) -> None:
     """Record every suite's run; a store that cannot be reached does not change the verdict."""
-    from evalkit.gate import record_runs
-    from evalkit.store.database import Database
+    from evalkit.gate.run import record_runs_at
 
     try:
-        db = Database.open(state.settings.resolved_database_url)
-        record_runs(db, results)
-        db.dispose()
+        record_runs_at(state.settings.resolved_database_url, results)
     except StoreError as exc:
         err_console.print(f"[yellow]warning:[/] the run was not recorded: {exc}", highlight=False)
 

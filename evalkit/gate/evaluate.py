@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from evalkit.gate.outputs import CandidateOutput
@@ -53,7 +54,7 @@ class RunResult:
     #: why there is no output (missing from the file, the endpoint failed)
     error: str | None = None
 
-    @property
+    @cached_property
     def status(self) -> str:
         """``fail`` if any assertion failed or errored (or no output); ``skip`` if none failed
         but one could not be judged; else ``pass``."""
@@ -83,24 +84,25 @@ class CaseResult:
     ``status``: ``pass`` / ``fail`` (every judged run agrees), ``flaky`` (runs disagree),
     ``skip`` (no run could be judged). ``verdict`` is the pass/fail the rates and the paired
     test use: a flaky case passes when its pass fraction reaches ``repeat_pass_fraction``.
+    Each is computed once, when first read, which is after ``evaluate`` filled in every run.
     """
 
     case: Case
     runs: list[RunResult]
     repeat_pass_fraction: float = 0.5
 
-    @property
+    @cached_property
     def judged(self) -> list[RunResult]:
         return [r for r in self.runs if r.status != "skip"]
 
-    @property
+    @cached_property
     def pass_fraction(self) -> float | None:
         judged = self.judged
         if not judged:
             return None
         return sum(r.status == "pass" for r in judged) / len(judged)
 
-    @property
+    @cached_property
     def status(self) -> str:
         fraction = self.pass_fraction
         if fraction is None:
@@ -109,7 +111,7 @@ class CaseResult:
             return "pass"
         return "fail" if fraction == 0.0 else "flaky"
 
-    @property
+    @cached_property
     def verdict(self) -> bool | None:
         fraction = self.pass_fraction
         return None if fraction is None else fraction >= self.repeat_pass_fraction

@@ -18,6 +18,7 @@ from evalkit.records import utcnow
 
 if TYPE_CHECKING:
     from evalkit.store.database import Database
+    from evalkit.store.gate_runs import GateRunRecord
 
 
 def load_suites(paths: Sequence[str | Path]) -> list[Suite]:
@@ -88,23 +89,35 @@ def run_gate(
     return results
 
 
-def record_runs(db: Database, results: Sequence[GateResult]) -> list[int]:
-    """Store one ``gate_runs`` row per suite (suite, candidate, baseline, verdict, rates)."""
+def run_records(results: Sequence[GateResult]) -> list[GateRunRecord]:
+    """One ``gate_runs`` row per suite (suite, candidate, baseline, verdict, rates by tag)."""
     from evalkit.gate.report.json_report import suite_summary
-    from evalkit.store.gate_runs import GateRunRecord, record_gate_run
+    from evalkit.store.gate_runs import GateRunRecord
 
     return [
-        record_gate_run(
-            db,
-            GateRunRecord(
-                suite=g.suite.name,
-                candidate=g.candidate,
-                baseline=g.comparison.baseline if g.comparison else None,
-                passed=g.passed,
-                summary=suite_summary(g),
-                started_at=g.started_at,
-                finished_at=g.finished_at,
-            ),
+        GateRunRecord(
+            suite=g.suite.name,
+            candidate=g.candidate,
+            baseline=g.comparison.baseline if g.comparison else None,
+            passed=g.passed,
+            summary=suite_summary(g),
+            started_at=g.started_at,
+            finished_at=g.finished_at,
         )
         for g in results
     ]
+
+
+def record_runs(db: Database, results: Sequence[GateResult]) -> list[int]:
+    """Store the runs in an open store; returns the row ids."""
+    from evalkit.store.gate_runs import record_gate_run
+
+    return [record_gate_run(db, record) for record in run_records(results)]
+
+
+def record_runs_at(url: str, results: Sequence[GateResult]) -> list[int]:
+    """Store the runs at ``url`` without loading the migration machinery when the store exists
+    (``evalkit gate`` keeps its start-up fast this way)."""
+    from evalkit.store.gate_runs import record_gate_runs_at
+
+    return record_gate_runs_at(url, run_records(results))
