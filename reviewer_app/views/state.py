@@ -19,9 +19,11 @@ LABELLED_COUNT = "evalkit.label.labelled"
 SKIPPED_COUNT = "evalkit.label.skipped"
 #: A one-line message about the last submit / skip, shown above the next item.
 LABEL_NOTICE = "evalkit.label.notice"
-#: The disagreement being settled on the adjudication page.
-ADJUDICATION_ITEM = "evalkit.adjudicate.current"
+#: Adjudication: items passed over in this session, the last settlement's message, and the
+#: prefix of the page's widget keys.
+ADJUDICATION_PASSED = "evalkit.adjudicate.passed"
 ADJUDICATION_NOTICE = "evalkit.adjudicate.notice"
+ADJUDICATION_PREFIX = "evalkit.adjudicate."
 
 
 def button_key(item_id: int, target: str, value: str) -> str:
@@ -32,3 +34,8 @@ def button_key(item_id: int, target: str, value: str) -> str:
 def text_key(item_id: int, name: str) -> str:
     """A text box's widget key (span, note, correction), per item like the buttons."""
     return f"evalkit.label.text.{item_id}.{name}"
+
+
+def adjudication_picks(item_id: int) -> str:
+    """Per-head picks the adjudicator made on one disputed item (head → value)."""
+    return f"evalkit.adjudicate.picks.{item_id}"
