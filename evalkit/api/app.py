@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from evalkit import __version__
-from evalkit.api import feedback, health, responses
+from evalkit.api import feedback, health, queue, responses
 from evalkit.errors import EvalkitError, NotFoundError, StoreError, UsageError
 from evalkit.settings import Settings
 from evalkit.store.database import Database
@@ -53,6 +53,7 @@ def create_app(settings: Settings, *, require_auth: bool = True) -> FastAPI:
     app.include_router(health.router)
     app.include_router(responses.router)
     app.include_router(feedback.router)
+    app.include_router(queue.router)
     return app
 
 
