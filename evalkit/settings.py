@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_core import ErrorDetails
@@ -136,6 +136,68 @@ class Settings(BaseSettings):
     )
     judge_api_key: SecretStr | None = Field(
         default=None, description="API key sent to the LLM judge's endpoint, if it needs one."
+    )
+
+    watch_rules: Path | None = Field(
+        default=None,
+        description="YAML file of watch rules `evalkit watch` evaluates; without it, "
+        "`<data_dir>/watch_rules.yaml` if present, else the built-in rules.",
+    )
+    watch_webhook_url: str | None = Field(
+        default=None,
+        description="URL that opened and closed watch alerts are POSTed to (JSON); none: "
+        "alerts are only stored and printed.",
+    )
+    watch_webhook_timeout_s: float = Field(
+        default=5.0, ge=0.1, le=60.0, description="Seconds one webhook attempt may take."
+    )
+    watch_webhook_retries: int = Field(
+        default=3, ge=0, le=10, description="Further webhook attempts after a failed one."
+    )
+    watch_max_rows: int = Field(
+        default=5000,
+        ge=100,
+        le=1_000_000,
+        description="Responses per window a drift comparison uses (a seeded random sample "
+        "above it), so its cost stays flat as traffic grows.",
+    )
+    watch_embed_sample: int = Field(
+        default=200,
+        ge=20,
+        le=5000,
+        description="Texts per window and cell embedded for embedding drift (cached by id).",
+    )
+    review_hourly_rate: float = Field(
+        default=30.0,
+        ge=0.0,
+        description="Cost of an hour of human review (USD), counted in cost per outcome.",
+    )
+    value_per_conversion: float = Field(
+        default=0.0,
+        ge=0.0,
+        description="Business value of one conversion (USD), for per-route ROI; 0: no ROI.",
+    )
+    guard_shadow: bool = Field(
+        default=False,
+        description="Guard shadow mode: score and record every check, but always answer "
+        "`allow` (the dry run before a guard may block).",
+    )
+    guard_fail_mode: Literal["open", "closed"] = Field(
+        default="open",
+        description="What the guard answers when scoring errors or times out: `open` "
+        "(allow) or `closed` (block).",
+    )
+    guard_timeout_ms: float | None = Field(
+        default=None,
+        ge=1,
+        description="Longest a guard check may take before the fail mode answers; none: no "
+        "limit.",
+    )
+    guard_max_chars: int = Field(
+        default=20_000,
+        ge=1,
+        description="Longest prompt, response or context the guard reads; longer texts are cut "
+        "(the verdict says `truncated`).",
     )
 
     @field_validator("redact_kinds", mode="before")

@@ -28,8 +28,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-#: Streams whose items were drawn with a known probability: the only ones a rate may use.
-PROBABILITY_STRATEGIES = frozenset({"random", "stratified", "policy", "rule", "srs", "imported"})
+#: Streams whose items were drawn with a known probability: the only ones a rate may use (the
+#: same as ``evalkit.sample.PROBABILITY_STRATEGIES``; a test keeps the two equal).
+PROBABILITY_STRATEGIES = frozenset({"random", "stratified", "policy"})
 Z95 = float(stats.norm.ppf(0.975))
 
 

@@ -148,6 +148,13 @@ def test_targeted_streams_never_enter_a_rate():
     assert probability_sample(items).index.tolist() == [0, 3]
 
 
+def test_probability_streams_are_the_sampling_stages():
+    from evalkit import sample
+    from evalkit.watch.estimate import PROBABILITY_STRATEGIES
+
+    assert set(sample.PROBABILITY_STRATEGIES) == PROBABILITY_STRATEGIES
+
+
 def test_rates_by_group_skips_undecided_items_and_matches_the_single_rate():
     sample = pd.DataFrame(
         {
