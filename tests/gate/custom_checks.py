@@ -14,3 +14,10 @@ def mentions_brand(check):
 def crashes(check):
     """Always raises: the gate must report an error, not a pass."""
     return 1 / 0
+
+
+def answer(case):
+    """A candidate as a Python callable: answers from the prompt, crashes on 'boom'."""
+    if "boom" in case.prompt:
+        raise RuntimeError("model crashed")
+    return {"output": f"Within 30 days: {case.prompt}", "latency_ms": 12.5}
