@@ -1,4 +1,4 @@
-"""Reviewers (admin): throughput and seconds per item, per reviewer."""
+"""Reviewers (admin): throughput, seconds per item, agreement (κ, α) and gold accuracy."""
 
 from __future__ import annotations
 
@@ -24,3 +24,24 @@ with right:
     st.subheader("Seconds per item")
     st.bar_chart(work.dropna(subset=["seconds per item"]), x="reviewer", y="seconds per item")
 st.table(work.set_index("reviewer"))
+
+report = admin.agreement(ui.database())
+st.header("Agreement")
+alpha, kappa = admin.alpha_per_field(report), admin.kappa_per_pair(report)
+quality = admin.accuracy_per_reviewer(report)
+if alpha.empty and kappa.empty:
+    st.info("No overlap items with two or more reviews yet: agreement needs them.")
+left, right = st.columns(2)
+if not alpha.empty:
+    left.subheader("Krippendorff's α per field")
+    left.bar_chart(alpha, x="field", y="alpha")
+if not kappa.empty:
+    right.subheader("Cohen's κ per reviewer pair")
+    right.bar_chart(kappa, x="pair", y="kappa", color="field", stack=False)
+st.subheader("Agreement with consensus and gold accuracy")
+shares = quality.dropna(subset=["with consensus", "gold accuracy"], how="all")
+if shares.empty:
+    st.info("No overlap or gold answers yet.")
+else:
+    st.bar_chart(shares, x="reviewer", y=["with consensus", "gold accuracy"], stack=False)
+st.table(quality.set_index("reviewer"))

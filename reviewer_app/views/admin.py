@@ -13,6 +13,7 @@ import pandas as pd
 
 from evalkit import review
 from evalkit.review import QueueStatus, Reviewer
+from evalkit.review.agreement import AgreementReport, agreement_report
 from evalkit.store.database import Database
 
 
@@ -75,4 +76,50 @@ def reviewer_work(qs: QueueStatus) -> pd.DataFrame:
         for p in qs.reviewers
     ]
     columns = ["reviewer", "submitted", "skipped", "in progress", "seconds per item"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def agreement(db: Database) -> AgreementReport:
+    """Every agreement figure over the store's current review labels (the review stage's)."""
+    return agreement_report(db)
+
+
+def alpha_per_field(report: AgreementReport) -> pd.DataFrame:
+    """Krippendorff's alpha per field over the overlap items; NaN (not computable) left out."""
+    rows = [
+        {"field": f.field, "alpha": round(f.alpha, 3), "items": f.items, "level": f.level}
+        for f in report.fields
+        if f.alpha == f.alpha
+    ]
+    return pd.DataFrame(rows, columns=["field", "alpha", "items", "level"])
+
+
+def kappa_per_pair(report: AgreementReport) -> pd.DataFrame:
+    """Cohen's kappa per reviewer pair and field, on the items both labelled."""
+    rows = [
+        {
+            "pair": f"{p.reviewer_a} · {p.reviewer_b}",
+            "field": p.field,
+            "kappa": round(p.kappa, 3),
+            "items": p.items,
+        }
+        for p in report.pairs
+        if p.kappa == p.kappa
+    ]
+    return pd.DataFrame(rows, columns=["pair", "field", "kappa", "items"])
+
+
+def accuracy_per_reviewer(report: AgreementReport) -> pd.DataFrame:
+    """Per reviewer: agreement with the consensus and accuracy on gold items (shares, 0–1)."""
+    rows = [
+        {
+            "reviewer": r.username,
+            "with consensus": None if r.with_consensus != r.with_consensus else r.with_consensus,
+            "gold accuracy": None if r.gold_accuracy != r.gold_accuracy else r.gold_accuracy,
+            "gold answers": r.gold_answers,
+            "labels": r.labels,
+        }
+        for r in report.reviewers
+    ]
+    columns = ["reviewer", "with consensus", "gold accuracy", "gold answers", "labels"]
     return pd.DataFrame(rows, columns=columns)

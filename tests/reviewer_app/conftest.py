@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from evalkit.store.database import Database
 from tests.conftest import require_service
 
 APP_DIR = Path(__file__).resolve().parents[2] / "reviewer_app"
@@ -142,7 +143,6 @@ def seed_store(url: str, data_dir: Path, *, items: int = 4, malicious_first: boo
     from evalkit.review.types import NewItem
     from evalkit.sample.enqueue import enqueue_flagged, enqueue_selection
     from evalkit.settings import Settings
-    from evalkit.store.database import Database
     from tests.helpers import record
 
     settings = Settings(data_dir=data_dir, database_url=url, _env_file=None)  # type: ignore[call-arg]
@@ -169,3 +169,40 @@ def seed_store(url: str, data_dir: Path, *, items: int = 4, malicious_first: boo
 def seeded_url(store_url: str, tmp_path: Path) -> str:
     seed_store(store_url, tmp_path / "data")
     return store_url
+
+
+#: Two answers to the same overlap item that disagree on hallucination and harm.
+A = {"hallucination": "yes", "tone": "polite", "harm": {"value": "high", "category": "financial"}}
+B = {"hallucination": "no", "tone": "polite", "harm": "none"}
+
+
+@pytest.fixture
+def disputed(
+    seeded_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Database]:
+    """The seeded store plus one overlap item (two reviews) on which ann and bea disagree."""
+    monkeypatch.setenv("EVALKIT_DATABASE_URL", seeded_url)
+    import numpy as np
+
+    from evalkit.capture.ingest import Ingestor
+    from evalkit.review import claim, get_reviewer, submit
+    from evalkit.review.types import NewItem
+    from evalkit.sample.enqueue import enqueue_selection
+    from evalkit.settings import Settings
+    from tests.helpers import record
+
+    db = Database.open(seeded_url)
+    settings = Settings(data_dir=tmp_path / "d", database_url=seeded_url, _env_file=None)  # type: ignore[call-arg]
+    Ingestor(db, settings).ingest_records([record(500, tenant="acme")])
+    enqueue_selection(
+        db,
+        [NewItem("r-500", "random", 0.1, priority=1000, required_reviews=2)],
+        rng=np.random.default_rng(0),
+    )
+    for name, answer in (("ann", A), ("bea", B)):
+        reviewer = get_reviewer(db, name)
+        item = claim(db, reviewer)
+        assert item is not None and item.response.id == "r-500"
+        submit(db, reviewer, item.item_id, answer)
+    yield db
+    db.dispose()

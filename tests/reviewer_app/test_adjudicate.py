@@ -2,48 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import numpy as np
-import pytest
 from streamlit.testing.v1 import AppTest
 from views import adjudicate, session, state
 
-from evalkit.capture.ingest import Ingestor
-from evalkit.review import claim, final_labels, get_reviewer, submit
-from evalkit.review.types import NewItem
-from evalkit.sample.enqueue import enqueue_selection
-from evalkit.settings import Settings
-from evalkit.store.database import Database
-from tests.helpers import record
+from evalkit.review import final_labels, get_reviewer
 from tests.reviewer_app.conftest import APP_DIR, PASSWORD
-
-A = {"hallucination": "yes", "tone": "polite", "harm": {"value": "high", "category": "financial"}}
-B = {"hallucination": "no", "tone": "polite", "harm": "none"}
-
-
-@pytest.fixture
-def disputed(
-    seeded_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Database]:
-    """The seeded store plus one overlap item (two reviews) on which ann and bea disagree."""
-    monkeypatch.setenv("EVALKIT_DATABASE_URL", seeded_url)
-    db = Database.open(seeded_url)
-    settings = Settings(data_dir=tmp_path / "d", database_url=seeded_url, _env_file=None)  # type: ignore[call-arg]
-    Ingestor(db, settings).ingest_records([record(500, tenant="acme")])
-    enqueue_selection(
-        db,
-        [NewItem("r-500", "random", 0.1, priority=1000, required_reviews=2)],
-        rng=np.random.default_rng(0),
-    )
-    for name, answer in (("ann", A), ("bea", B)):
-        reviewer = get_reviewer(db, name)
-        item = claim(db, reviewer)
-        assert item is not None and item.response.id == "r-500"
-        submit(db, reviewer, item.item_id, answer)
-    yield db
-    db.dispose()
 
 
 def test_the_disagreement_reads_across_a_row(disputed):
