@@ -205,7 +205,7 @@ def records_of(payload: Any) -> list[Any]:
 
 def request_body_doc(shape: type[Struct], example: dict[str, Any]) -> dict[str, Any]:
     """``openapi_extra`` documenting the envelope around ``shape`` (the accepted record shape)."""
-    one = _inline_refs(input_schema(shape))
+    one = as_accepted(_inline_refs(input_schema(shape)))
     batch = {
         "title": f"{shape.__name__} batch",
         "type": "object",
@@ -230,6 +230,85 @@ def request_body_doc(shape: type[Struct], example: dict[str, Any]) -> dict[str, 
             },
         }
     }
+
+
+#: Text of any kind: neither store keeps a NUL character.
+_NO_NUL = "^[^\\u0000]*$"
+#: A JSON number written as text, as a CSV cell (or a log that quoted it) carries one.
+_NUMBER_TEXT = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$"
+_INTEGER_TEXT = r"^-?(0|[1-9][0-9]*)(\.0+)?([eE][+]?[0-9]+)?$"
+_TIMESTAMP = {
+    "anyOf": [
+        {"type": "string", "format": "date-time"},
+        {"type": "string", "format": "date"},
+        # naive (UTC) or with a space for the T: what logs write and msgspec reads
+        {"type": "string", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}"},
+        {"type": "number"},
+        {"type": "string", "pattern": r"^[0-9]{1,16}(\.[0-9]+)?$"},
+    ],
+    "description": "ISO 8601 (naive = UTC; a date alone = its midnight UTC), or epoch "
+    "seconds or milliseconds (a number, or digits as text).",
+}
+
+
+def as_accepted(schema: dict[str, Any]) -> dict[str, Any]:
+    """The record schema as the server reads records, not only as validation types them, so a
+    client generated from the spec sends nothing it refuses and refuses nothing it takes:
+
+    - ``null`` or ``""`` for any field but the required ones means "not given" (a JSON log's
+      habit, a blank CSV cell);
+    - an empty ``id`` counts as none (a blank CSV cell), and the id is derived from the content;
+    - numbers may come as text (``"12.5"``), as CSV cells do; a count as ``"7"`` or ``7.0``;
+    - ``created_at`` takes epoch seconds or milliseconds and dates alone besides ISO 8601;
+    - ``metadata`` may be text holding a JSON object; ``context`` a list of passages;
+    - text may not hold NUL, which neither store keeps.
+    """
+    required = set(schema.get("required", ()))
+    properties = {}
+    for name, declared in schema["properties"].items():
+        field = {k: v for k, v in declared.items() if k in ("description", "title", "enum")}
+        if "enum" in field:
+            properties[name] = field
+            continue
+        options = [o for o in declared.get("anyOf", [declared]) if o.get("type") != "null"]
+        options = [{k: v for k, v in o.items() if k != "default"} for o in options]
+        if name == "id":
+            options = [{k: v for k, v in o.items() if k != "minLength"} for o in options]
+            field["description"] = "Empty or absent: derived from the content."
+        elif name == "metadata":
+            options = [
+                {"type": "object"},
+                {"type": "string", "contentMediaType": "application/json"},
+            ]
+        elif name == "context":
+            options = [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]
+        has_text = any(o.get("type") == "string" for o in options)
+        options = [form for o in options for form in _with_text_forms(o, has_text)]
+        if name == "created_at":
+            options, field["description"] = list(_TIMESTAMP["anyOf"]), _TIMESTAMP["description"]
+        if name not in required:
+            options.append({"type": "null"})
+            if not any(o.get("pattern") == _NO_NUL and not o.get("minLength") for o in options):
+                options.append({"type": "string", "maxLength": 0})  # a blank CSV cell
+        properties[name] = (
+            {**field, "anyOf": options} if len(options) > 1 else {**field, **options[0]}
+        )
+    return {**schema, "properties": properties}
+
+
+def _with_text_forms(option: dict[str, Any], has_text: bool) -> list[dict[str, Any]]:
+    """``option`` with the text the server reads as the same value (unless text is an option
+    already), and strings without NUL."""
+    kind = option.get("type")
+    if kind == "string" and "pattern" not in option and "format" not in option:
+        return [{**option, "pattern": _NO_NUL}]
+    if has_text:
+        return [option]
+    if kind == "number":
+        return [option, {"type": "string", "pattern": _NUMBER_TEXT}]
+    if kind == "integer":
+        return [option, {"type": "string", "pattern": _INTEGER_TEXT}]
+    return [option]
 
 
 def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:

@@ -165,3 +165,12 @@ def test_a_batch_of_records_each_with_a_records_field(client):
     batch = {"records": [record(1, records=3), record(2, records=[])]}
     answer = client.post("/v1/responses", json=batch)
     assert (answer.status_code, answer.json()) == (201, ingest_body(stored=2, ids=["r-1", "r-2"]))
+
+
+def test_the_spec_allows_what_the_server_takes_for_an_empty_id_and_a_null_prompt(client):
+    one = client.get("/openapi.json").json()["paths"]["/v1/responses"]["post"]["requestBody"]
+    record_schema = one["content"]["application/json"]["schema"]["oneOf"][0]["properties"]
+    assert "minLength" not in str(record_schema["id"])
+    assert {"type": "null"} in record_schema["prompt"]["anyOf"]
+    answer = client.post("/v1/responses", json={"id": "", "prompt": None, "response": "ok"})
+    assert answer.status_code == 201 and answer.json()["ids"][0].startswith("sha-")
