@@ -11,6 +11,11 @@ errors are translated to messages and exit codes once, in ``evalkit.cli.context`
 This module holds the root app, its global options and ``main`` (the console script); the
 commands live in one module per group and are registered below in the order ``--help`` lists
 them.
+
+``evalkit --help`` imports every command module, so a command module imports only typer, rich,
+``evalkit.cli.context`` and ``evalkit.errors`` at its top, and everything else (settings, the
+store, a stage, numpy, torch, ...) inside the command function that uses it;
+``tests/capture/test_import_cost.py`` checks it for every module in this package.
 """
 
 from __future__ import annotations
@@ -28,7 +33,6 @@ from evalkit.cli.ingest import ingest, labels_app
 from evalkit.cli.review import agreement, queue_app, reviewers_app, sample
 from evalkit.cli.serve import serve
 from evalkit.cli.store_admin import db_app, purge, summary
-from evalkit.settings import SettingsError, load_settings
 
 app = typer.Typer(
     name="evalkit",
@@ -79,6 +83,9 @@ def _root(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
 ) -> None:
+    # Here rather than at the top: `evalkit --help` never needs the settings (pydantic).
+    from evalkit.settings import SettingsError, load_settings
+
     overrides: dict[str, Any] = {}
     if database_url:
         overrides["database_url"] = database_url

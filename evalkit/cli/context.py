@@ -16,9 +16,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from evalkit.errors import EvalkitError, StoreError, UsageError
-from evalkit.settings import Settings
 
 if TYPE_CHECKING:
+    from evalkit.settings import Settings
     from evalkit.store.database import Database
 
 EXIT_REJECTED, EXIT_USAGE, EXIT_STORE = 1, 2, 3

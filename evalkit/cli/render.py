@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from evalkit.records import IngestReport, RecordError
-from evalkit.store.reports import StoreSummary
+
+if TYPE_CHECKING:
+    from evalkit.store.reports import StoreSummary
 
 
 @contextmanager

@@ -43,6 +43,10 @@ The contract a service can rely on:
 - Delivery is at-least-once and idempotent: a retried batch may meet records a failed attempt
   did commit, and their ids make them duplicates, never second rows.
 
+Importing the SDK is cheap (a service pays it at every start): the store, its migrations and
+the ingest pipeline are imported by the writer thread when it first writes, and the settings
+when a Recorder is made without them; ``tests/capture/test_import_cost.py`` keeps it so.
+
 Records are lost only when the process dies without running exit hooks (SIGKILL, ``os._exit``)
 or when one of the counted drops above happens.
 
@@ -62,7 +66,7 @@ import time
 import uuid
 import weakref
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evalkit.capture.recorder.delivery import Delivery
 from evalkit.capture.recorder.state import OnError, RecorderStats, SharedState
@@ -70,7 +74,9 @@ from evalkit.capture.recorder.support import Kind, log
 from evalkit.capture.recorder.writer import run_writer
 from evalkit.errors import UsageError
 from evalkit.records import utcnow
-from evalkit.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from evalkit.settings import Settings
 
 #: How long close() waits, after its timeout, for the writer to drop and count what is left.
 ABANDON_GRACE = 0.5
@@ -97,7 +103,11 @@ class Recorder:
             raise UsageError(
                 f"max_batch and max_queue must be at least 1, got {max_batch}, {max_queue}"
             )
-        self.settings = settings if settings is not None else load_settings()
+        if settings is None:
+            from evalkit.settings import load_settings
+
+            settings = load_settings()
+        self.settings = settings
         # Resolved here, not through a settings copy: a copy keeps a cached resolved URL.
         self.database_url = database_url or self.settings.resolved_database_url
         self.flush_interval = flush_interval

@@ -12,15 +12,17 @@ from __future__ import annotations
 import itertools
 import queue
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from evalkit.capture.ingest import IngestOptions, Ingestor
 from evalkit.capture.recorder.state import RecorderConfig, SharedState
 from evalkit.capture.recorder.support import Kind, first_line, for_caller, is_transient
 from evalkit.capture.recorder.values import json_safe_extras
 from evalkit.capture.validate import FEEDBACK_FIELDS, RESPONSE_FIELDS
 from evalkit.records import RecordError
-from evalkit.store.database import Database
+
+if TYPE_CHECKING:
+    from evalkit.capture.ingest import Ingestor
+    from evalkit.store.database import Database
 
 KINDS: tuple[Kind, ...] = ("responses", "feedback")  # write order: feedback needs its response
 
@@ -136,6 +138,11 @@ class Delivery:
             self._db.engine.dispose(close=False)
 
     def _open(self) -> None:
+        # Imported here, on the writer thread's first write: the store (SQLAlchemy, Alembic) and
+        # the ingest pipeline are most of what the SDK costs to import.
+        from evalkit.capture.ingest import IngestOptions, Ingestor
+        from evalkit.store.database import Database
+
         db = Database.open(self._config.database_url)
         self._db = db
         self._ingestors = {

@@ -11,11 +11,13 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from evalkit.capture.recorder.support import Kind, Throttle
 from evalkit.records import RecordError
-from evalkit.settings import Settings
+
+if TYPE_CHECKING:
+    from evalkit.settings import Settings
 
 OnError = Callable[[RecordError], object]
 
