@@ -117,3 +117,99 @@ def test_the_server_answers_the_sdk_with_the_admin_token(label_studio: LabelStud
 
     client = LabelStudio(base_url=label_studio.url, api_key=label_studio.token)
     assert client.users.whoami().email == label_studio.admin_email
+
+
+def _choices(name: str, value: str) -> dict:
+    return {
+        "from_name": name,
+        "to_name": "response",
+        "type": "choices",
+        "value": {"choices": [value]},
+    }
+
+
+def test_export_is_idempotent_and_annotations_come_back_by_annotator(label_studio):
+    from label_studio_sdk import LabelStudio
+
+    from evalkit.review import labelstudio as bridge
+
+    client = LabelStudio(base_url=label_studio.url, api_key=label_studio.token)
+    title = f"evalkit round trip {secrets.token_hex(3)}"
+    project = bridge.ensure_project(client, title)
+    assert project.created
+    again = bridge.ensure_project(client, title)
+    assert (again.id, again.created, again.config_updated) == (project.id, False, False)
+    # A project whose config drifted from the schema is brought back in line.
+    client.projects.update(
+        id=project.id,
+        label_config='<View><Text name="response" value="$response"/>'
+        '<Choices name="hallucination" toName="response"><Choice value="yes"/></Choices></View>',
+    )
+    assert bridge.ensure_project(client, title).config_updated
+    assert client.projects.get(id=project.id).label_config.strip() == bridge.label_config().strip()
+
+    tasks = [
+        bridge.task_for(10 + i, f"r-{i}", f"question {i}", None, f"answer {i} <b>bold?</b>")
+        for i in range(3)
+    ]
+    assert bridge.push_tasks(client, project, tasks).pushed == 3
+    second = bridge.push_tasks(client, project, [*tasks, bridge.task_for(13, "r-3", "q", "", "a")])
+    assert (second.pushed, second.already) == (1, 3)
+
+    run = secrets.token_hex(3)  # a server may outlive one test: names of this run only
+    email = {name: f"{name}-{run}@example.com" for name in ("ann", "bea")}
+    users = {
+        name: client.users.create(username=f"{name}-{run}", email=address, password="pw-" * 4)
+        for name, address in email.items()
+    }
+    by_item = {int(t.data["evalkit_item_id"]): t.id for t in client.tasks.list(project=project.id)}
+    good = [_choices("hallucination", "yes"), _choices("tone", "impolite")]
+    good += [_choices("harm", "medium"), _choices("harm__category", "financial")]
+    good += [_choices("tone__off_brand", "true")]
+    good += [
+        {
+            "from_name": "hallucination__span",
+            "to_name": "response",
+            "type": "textarea",
+            "value": {"text": ["answer 0"]},
+        }
+    ]
+    client.annotations.create(
+        id=by_item[10], result=good, completed_by=users["ann"].id, lead_time=8
+    )
+    plain = [_choices("hallucination", "no"), _choices("tone", "polite"), _choices("harm", "none")]
+    client.annotations.create(id=by_item[10], result=plain, completed_by=users["bea"].id)
+    # harm high without its category: the schema refuses it, so the import reports it
+    bad = [_choices("hallucination", "no"), _choices("tone", "polite"), _choices("harm", "high")]
+    client.annotations.create(id=by_item[11], result=bad, completed_by=users["bea"].id)
+    client.annotations.create(
+        id=by_item[12], result=[], was_cancelled=True, completed_by=users["ann"].id
+    )
+
+    pulled = bridge.pull_annotations(client, project.id)
+    got = {
+        (a.item_id, a.annotator): {
+            k: (v.value, dict(v.fields)) for k, v in a.submission.labels.items()
+        }
+        for a in pulled.annotations
+    }
+    assert got == {
+        (10, email["ann"]): {
+            "hallucination": ("yes", {"span": "answer 0"}),
+            "tone": ("impolite", {"off_brand": True}),
+            "harm": ("medium", {"category": "financial"}),
+        },
+        (10, email["bea"]): {
+            "hallucination": ("no", {}),
+            "tone": ("polite", {}),
+            "harm": ("none", {}),
+        },
+    }
+    seconds = {a.annotator: a.submission.seconds for a in pulled.annotations}
+    assert seconds[email["ann"]] == 8.0
+    assert [(r.item_id, "category" in r.reason) for r in pulled.rejected] == [(11, True)]
+    assert pulled.skipped == 1
+    # pulling again reads the same annotations (the store side makes storing them idempotent)
+    assert {a.annotation_id for a in bridge.pull_annotations(client, project.id).annotations} == {
+        a.annotation_id for a in pulled.annotations
+    }
