@@ -33,6 +33,7 @@ from evalkit.cli.ingest import ingest, labels_app
 from evalkit.cli.review import agreement, queue_app, reviewers_app, sample
 from evalkit.cli.serve import serve
 from evalkit.cli.store_admin import db_app, purge, summary
+from evalkit.cli.watch import report, watch_app
 
 app = typer.Typer(
     name="evalkit",
@@ -46,6 +47,7 @@ app.add_typer(labels_app, name="labels")
 app.add_typer(gate_app, name="gate")
 app.add_typer(reviewers_app, name="reviewers")
 app.add_typer(queue_app, name="queue")
+app.add_typer(watch_app, name="watch")
 app.command()(ingest)
 app.command()(demo)
 app.command()(summary)
@@ -53,6 +55,7 @@ app.command()(purge)
 app.command()(sample)
 app.command()(agreement)
 app.command()(serve)
+app.command()(report)
 
 
 def _version(value: bool) -> None:

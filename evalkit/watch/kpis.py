@@ -174,20 +174,31 @@ def outcome_drop(
 
 
 def psi(data: WatchData, reference: WatchData, by: str | None, feature: str) -> pd.DataFrame:
-    """PSI of ``feature`` per cell against the reference window (KS / chi-square p in note)."""
+    """PSI of ``feature`` per cell against the reference window.
+
+    ``flagged`` says whether the shift is also significant (KS / chi-square p below 0.05
+    divided by the number of cells, Bonferroni): on small windows PSI is biased upwards (an
+    empty bin alone adds ~0.7), so a large PSI the test cannot tell from chance is not drift.
+    """
     now, before = data.traffic, reference.traffic
     now_cells, before_cells = _cells(now, by), _cells(before, by)
+    exposure = _exposure(data, by)
+    alpha = 0.05 / max(len(exposure), 1)
     rows = []
-    for cell, count in _exposure(data, by).items():
+    for cell, count in exposure.items():
         cur, ref = now.loc[now_cells == cell, feature], before.loc[before_cells == cell, feature]
         if len(ref) == 0 or len(cur) == 0:
-            rows.append([cell, np.nan, np.nan, np.nan, len(cur), int(count), "", "no reference"])
+            rows.append(
+                [cell, np.nan, np.nan, np.nan, len(cur), int(count), "", "no reference", False]
+            )
             continue
-        result = feature_drift(feature, ref, cur, kind=FEATURES.get(feature))
+        r = feature_drift(feature, ref, cur, kind=FEATURES.get(feature))
+        note = f"{r.reason}; significant below p={alpha:.2g}"
+        n = min(r.n_reference, r.n_current)
         rows.append(
-            [cell, result.psi, np.nan, np.nan, len(cur), int(count), result.test, result.reason]
+            [cell, r.psi, np.nan, np.nan, n, int(count), r.test, note, bool(r.p_value < alpha)]
         )
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return pd.DataFrame(rows, columns=[*COLUMNS, "flagged"])
 
 
 def cohort_gap(data: WatchData, by: str, head: str, min_gap: float) -> pd.DataFrame:

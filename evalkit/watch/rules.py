@@ -10,6 +10,9 @@ from crying wolf:
 - **min_exposure** (responses a day in the cell) and **min_affected** (responses a day the rate
   affects, rate × traffic): a spike on ten requests at 3 a.m. is grey (``insufficient``), never
   red; so is a rate on fewer than ``min_labelled`` labelled items;
+- **significance** for drift: a PSI or embedding shift counts only when its test (KS,
+  chi-square, permutation) says chance cannot explain it, Bonferroni-corrected over the cells,
+  and only with ``min_n`` texts in each window;
 - **persistence**: red only if the condition held at every evaluation point over the last
   ``persistence`` (every ``step``, each over the trailing ``window``); red now but not for long
   enough is shown yellow, saying for how long it has held;
@@ -127,6 +130,7 @@ class Rule:
     min_exposure: float = 0.0  # responses per day in the cell
     min_affected: float = 0.0  # responses per day the rate affects (rate × exposure)
     min_labelled: int = 30
+    min_n: int = 100  # psi, embedding_drift: texts in each window (PSI is biased on fewer)
     statistic: str = "low"  # low | estimate | high: which number a rate is judged on
     feature: str | None = None  # psi: the feature; embedding_drift: prompt | response
     head: str | None = None  # cohort_gap: the rate compared (hallucination, escalation, ...)
@@ -167,9 +171,9 @@ class Rule:
             return "insufficient", (
                 f"affects {value * per_day:.0f}/day, below the minimum {self.min_affected:.0f}"
             )
-        if self.metric == "cohort_gap" and not row.get("flagged", False):
-            return "green", str(row.get("note", ""))
-        if self.metric == "embedding_drift" and not row.get("flagged", False):
+        if self.metric in ("psi", "embedding_drift") and row["n"] < self.min_n:
+            return "insufficient", f"{row['n']} responses in a window, fewer than {self.min_n}"
+        if self.metric in ("cohort_gap", "embedding_drift", "psi") and not row.get("flagged"):
             return "green", str(row.get("note", ""))
         judged, what = self.judged_value(value, low, high)
         shown = _fmt(self.metric, judged)
@@ -189,7 +193,8 @@ def _fmt(metric: str, value: float) -> str:
 
 _KEYS = {
     "name", "metric", "red", "yellow", "direction", "by", "only", "window", "persistence",
-    "step", "baseline", "min_exposure", "min_affected", "min_labelled", "statistic", "feature",
+    "step", "baseline", "min_exposure", "min_affected", "min_labelled", "min_n", "statistic",
+    "feature",
     "head", "min_gap", "allow_score", "owner", "actions",
 }  # fmt: skip
 
@@ -234,6 +239,7 @@ def rule_from_dict(spec: dict[str, Any], where: str) -> Rule:
         min_exposure=float(spec.get("min_exposure", 0)),
         min_affected=float(spec.get("min_affected", 0)),
         min_labelled=int(spec.get("min_labelled", 30)),
+        min_n=int(spec.get("min_n", 100)),
         statistic=statistic,
         feature=spec.get("feature"),
         head=spec.get("head"),

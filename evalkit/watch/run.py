@@ -63,7 +63,9 @@ def embedding_kpi(db: Database, settings: Settings, *, seed: int = 0,
         rows = []
         cells_now = now.traffic[by].fillna("∅").astype(str) if by else None
         cells_ref = reference.traffic[by].fillna("∅").astype(str) if by else None
-        for cell in sorted(set(cells_now)) if by else ["all"]:
+        cells = sorted(set(cells_now)) if by else ["all"]
+        alpha = 0.05 / max(len(cells), 1)  # Bonferroni over the cells compared
+        for cell in cells:
             cur = now.traffic if by is None else now.traffic.loc[cells_now == cell]
             ref = reference.traffic if by is None else reference.traffic.loc[cells_ref == cell]
             cur = bounded(cur, settings.watch_embed_sample, rng)
@@ -73,20 +75,24 @@ def embedding_kpi(db: Database, settings: Settings, *, seed: int = 0,
                 ids = part["id"].tolist()
                 text = store.texts(db, ids).set_index("id").reindex(ids)
                 vectors.append(cache.get(text_field, ids, text[text_field].fillna("").tolist()))
-            result = embedding_drift(vectors[0], vectors[1], rng=rng)
-            note = f"{result.reason}; mean-embedding distance {result.distance:.3f}"
+            result = embedding_drift(vectors[0], vectors[1], rng=rng, alpha=alpha)
+            note = (
+                f"{result.reason} (p={result.p_value:.3g}, significant below {alpha:.2g}); "
+                f"mean-embedding distance {result.distance:.3f} "
+                f"(permutation threshold {result.distance_threshold:.3f})"
+            )
             rows.append(
                 [
                     cell,
                     result.auc,
-                    result.auc_threshold,
                     np.nan,
-                    result.n_current,
+                    np.nan,
+                    min(result.n_current, result.n_reference),
                     len(now.traffic) if by is None else int((cells_now == cell).sum()),
                     "permutation",
                     note,
                     result.drifted,
-                ]  # fmt: skip
+                ]
             )
         return pd.DataFrame(rows, columns=[*COLUMNS, "flagged"])
 

@@ -53,7 +53,7 @@ def build(db: Database, settings: Settings, directory: Path, *, n: int = 2000, s
                     annotator="truth",
                     created_at=START,
                     source_kind="import",
-                )  # fmt: skip
+                )
             )
     enqueue_selection(db, items, rng=rng)
     with db.writer() as writer:
