@@ -29,6 +29,7 @@ from evalkit import __version__
 from evalkit.cli.context import EXIT_USAGE, console, print_error, state
 from evalkit.cli.demo import demo
 from evalkit.cli.gate import gate_app
+from evalkit.cli.golden import golden_app
 from evalkit.cli.ingest import ingest, labels_app
 from evalkit.cli.review import agreement, queue_app, reviewers_app, sample
 from evalkit.cli.serve import serve
@@ -45,6 +46,7 @@ app = typer.Typer(
 app.add_typer(db_app, name="db")
 app.add_typer(labels_app, name="labels")
 app.add_typer(gate_app, name="gate")
+app.add_typer(golden_app, name="golden")
 app.add_typer(reviewers_app, name="reviewers")
 app.add_typer(queue_app, name="queue")
 app.add_typer(watch_app, name="watch")

@@ -290,3 +290,46 @@ def gate_history(
             highlight=False,
             markup=False,
         )
+
+
+@gate_app.command("align")
+@translate_errors
+def gate_align(
+    spec: Annotated[
+        str,
+        typer.Option(
+            "--assert",
+            help="The check: a type (refusal) or {type, value, threshold} in YAML/JSON.",
+        ),
+    ],
+    head: Annotated[
+        str,
+        typer.Option("--head", help="Human label to compare with: hallucination|harm|impolite."),
+    ],
+    threshold: Annotated[float | None, typer.Option("--threshold")] = None,
+    tenant: Annotated[str | None, typer.Option("--tenant")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1)] = None,
+    classifier: Annotated[
+        str | None, typer.Option("--classifier", help="Guard artifact for `risk` checks.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Agreement of a check with reviewers' final labels: confusion, precision, recall, kappa."""
+    import json
+    import sys
+
+    from evalkit.gate.align import align, describe, parse_spec
+
+    result = align(
+        open_db(),
+        parse_spec(spec, threshold),
+        head,
+        tenant=tenant,
+        limit=limit,
+        options=_options(classifier),
+    )
+    if as_json:
+        sys.stdout.write(json.dumps(result.as_dict(), indent=2) + "\n")
+        return
+    for line in describe(result):
+        console.print(line, highlight=False, markup=False)

@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from evalkit.errors import StoreError
+from evalkit.records import ResponseRecord
 from evalkit.store.mappers import aware
 from evalkit.store.tables import GATE_RUNS
 
@@ -117,3 +118,68 @@ def gate_runs(db: Database, *, suite: str | None = None, limit: int = 100) -> li
         )
         for row in rows
     ]
+
+
+# --- reads for judge alignment and ``golden add-from-review`` ---------------------------------
+
+#: Ids per IN (...) lookup, well under both databases' parameter limits.
+_CHUNK = 2000
+
+
+def responses_by_id(db: Database, ids: Sequence[str]) -> dict[str, ResponseRecord]:
+    """The stored responses among ``ids`` (those purged since are simply absent)."""
+    from evalkit.store.mappers import response_from_row
+    from evalkit.store.tables import RESPONSES
+
+    out: dict[str, ResponseRecord] = {}
+    with db.reader() as conn:
+        for start in range(0, len(ids), _CHUNK):
+            chunk = list(ids[start : start + _CHUNK])
+            for row in conn.execute(select(RESPONSES).where(RESPONSES.c.id.in_(chunk))):
+                out[row.id] = response_from_row(row)
+    return out
+
+
+@dataclass(frozen=True)
+class ReviewerNotes:
+    """What reviewers wrote about a response beside their labels: the answer it should have
+    given (``correction``) and why it failed (``note``; a head's own note if no general one)."""
+
+    correction: str | None
+    note: str | None
+
+
+def reviewer_notes(db: Database, ids: Sequence[str]) -> dict[str, ReviewerNotes]:
+    """Per response among ``ids``: the newest current correction and note, an adjudicator's
+    preferred over a reviewer's (gold answers are not about the response and are left out)."""
+    from evalkit.store.tables import LABELS, REVIEW_SUBMISSIONS
+
+    s, lab = REVIEW_SUBMISSIONS, LABELS
+    found: dict[str, tuple[tuple[int, Any, int], str | None, str | None]] = {}
+    head_notes: dict[str, str] = {}
+    with db.reader() as conn:
+        for start in range(0, len(ids), _CHUNK):
+            chunk = list(ids[start : start + _CHUNK])
+            stmt = select(
+                s.c.response_id, s.c.kind, s.c.correction, s.c.note, s.c.created_at, s.c.id
+            ).where(
+                s.c.response_id.in_(chunk),
+                s.c.current.is_(True),
+                s.c.kind.in_(("review", "adjudication")),
+            )
+            for row in conn.execute(stmt):
+                if not (row.correction or row.note):
+                    continue
+                rank = (row.kind == "adjudication", row.created_at, row.id)
+                best = found.get(row.response_id)
+                if best is None or rank > best[0]:
+                    found[row.response_id] = (rank, row.correction, row.note)
+            notes = select(lab.c.response_id, lab.c.note).where(
+                lab.c.response_id.in_(chunk), lab.c.current.is_(True), lab.c.note.is_not(None)
+            )
+            for row in conn.execute(notes.order_by(lab.c.id)):
+                head_notes.setdefault(row.response_id, row.note)
+    out = {rid: ReviewerNotes(c, n or head_notes.get(rid)) for rid, (_, c, n) in found.items()}
+    for rid, note in head_notes.items():
+        out.setdefault(rid, ReviewerNotes(None, note))
+    return out
