@@ -109,8 +109,8 @@ def intervals(
         return _empty(title, width, height)
     left, right = 190, 30
     hi = max([r[3] if math.isfinite(r[3]) else r[1] for r in rows] + [threshold or 0]) * 1.05
-    x = _scale(min(0.0, min(r[2] for r in rows if math.isfinite(r[2])) if rows else 0.0),
-               hi or 1.0, left, width - right)  # fmt: skip
+    lo = min([0.0] + [r[2] for r in rows if math.isfinite(r[2])] + [r[1] for r in rows])
+    x = _scale(lo, hi or 1.0, left, width - right)
     out = [_head(title, width, height)]
     if threshold is not None:
         out.append(

@@ -3,7 +3,7 @@
 A difference of two proportions gets Newcombe's hybrid score interval (method 10), built from
 the two Wilson intervals (with effective sample sizes for weighted samples), which keeps its
 coverage near 95% at the small rates evalkit watches where ``d ± 1.96·se`` does not. The test
-is the two-sided z-test of the linearised difference. The groups compared are disjoint, so the
+is the pooled two-proportion score test on the effective sample sizes. The groups compared are disjoint, so the
 two estimates' covariance is taken as zero.
 """
 
@@ -45,7 +45,10 @@ def newcombe(a: RateEstimate, b: RateEstimate) -> Difference:
     d = b.estimate - a.estimate
     low = d - np.sqrt((b.estimate - l2) ** 2 + (u1 - a.estimate) ** 2)
     high = d + np.sqrt((u2 - b.estimate) ** 2 + (a.estimate - l1) ** 2)
-    se = float(np.hypot(a.se, b.se))
+    # pooled score test on the effective sample sizes: the test that goes with score intervals
+    n1, n2 = a.effective_n, b.effective_n
+    pooled = (a.estimate * n1 + b.estimate * n2) / (n1 + n2)
+    se = float(np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2)))
     # no observed variance (both rates 0 or 1): a difference is then certain, none is none
     p = float(2 * stats.norm.sf(abs(d) / se)) if se > 0 else float(d == 0)
     return Difference(a, b, d, float(low), float(high), p)

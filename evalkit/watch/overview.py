@@ -109,7 +109,7 @@ def psi_series(
     series: dict[str, list] = {}
     for (cell, day), part in t.groupby([t[by].astype(str), t["created_at"].dt.floor(freq)]):
         base = ref.loc[ref[by].astype(str) == cell, feature]
-        if len(part) < 5 or base.empty:
+        if len(part) < 30 or base.empty:  # PSI on a handful of texts is noise
             continue
         r = feature_drift(feature, base, part[feature], kind=FEATURES.get(feature))
         series.setdefault(cell, []).append((day.to_pydatetime(), r.psi, np.nan, np.nan))
@@ -122,12 +122,12 @@ def build(db: Database, run: WatchRun, rules: list[Rule], data: WatchData) -> Ov
     view.markers = markers(data)
     for head in ("hallucination", "harm", "impolite"):
         view.charts[f"{head}_by_version"] = charts.time_series(
-            rate_series(data, head, "model_version"),
-            title=f"{head} rate by model version (daily, 95% interval)",
+            rate_series(data, head, "model_version", freq="2D"),
+            title=f"{head} rate by model version (2-day windows, 95% interval)",
             markers=view.markers,
         )
     view.charts["psi_prompt_by_intent"] = charts.time_series(
-        psi_series(data, "prompt_chars", "intent"),
+        psi_series(data, "prompt_chars", "intent", freq="2D"),
         title="prompt-length PSI by intent vs the first week",
         percent=False,
         threshold=0.2,
