@@ -11,14 +11,11 @@ from datetime import UTC, datetime
 
 import streamlit as st
 from views import state, ui
-from views.session import login, remaining_text, resume, start_page
+from views.session import login, remaining_text, start_page
 
 st.set_page_config(page_title="evalkit review", page_icon=":material/rate_review:", layout="wide")
 
-session = ui.current_session()
-if session is not None and resume(ui.database(), session) is None:
-    ui.end_session("Your session has ended: log in again.")
-    session = None
+session = ui.live_session()
 if session is None:
     st.title("evalkit review")
     notice = st.session_state.pop(state.LOGIN_NOTICE, None)
@@ -39,8 +36,8 @@ if session is None:
 else:
     st.title(f"Hello, {session.display_name}")
     st.write(f"Role: **{session.role}** · {remaining_text(session, datetime.now(UTC))}")
-    if session.tenants:
-        st.write("Tenants: " + ", ".join(f"`{t}`" for t in session.tenants))
+    tenants = session.reviewer.tenants
+    st.write("Tenants: " + (", ".join(tenants) if tenants is not None else "all"))
     st.page_link("pages/1_Label.py", label="Label", icon=":material/label:")
     if session.role in ("adjudicator", "admin"):
         st.page_link("pages/2_Adjudicate.py", label="Adjudicate", icon=":material/gavel:")

@@ -7,13 +7,17 @@ tests call directly.
 
 from __future__ import annotations
 
-import streamlit as st
-from views import state
-from views.session import AppSession, may_open, resume
-from views.text import segments
+import contextlib
 
+import streamlit as st
+
+from evalkit.errors import EvalkitError
+from evalkit.records import utcnow
 from evalkit.settings import Settings, load_settings
 from evalkit.store.database import Database
+from views import label, state
+from views.session import AppSession, logout, may_open, resume
+from views.text import segments
 
 
 @st.cache_resource(show_spinner=False)
@@ -36,21 +40,28 @@ def current_session() -> AppSession | None:
     return found if isinstance(found, AppSession) else None
 
 
-def require_session(page: str) -> AppSession:
-    """The logged-in reviewer allowed on ``page``; otherwise a message and the page stops.
+def live_session() -> AppSession | None:
+    """The logged-in reviewer, looked up again in the store; None when logged out.
 
-    The session token is looked up in the store on every run, on whichever page the reviewer
-    is, so no page acts for a login past ``EVALKIT_APP_SESSION_MINUTES``, after a logout in
-    another tab, or for a deactivated account.
+    The token is resolved on every run, on whichever page the reviewer is, so nothing acts for
+    a login past ``EVALKIT_APP_SESSION_MINUTES``, after a logout in another tab, or for a
+    deactivated account; the item in hand is then given back.
     """
     session = current_session()
-    if session is not None:
-        resumed = resume(database(), session)
-        if resumed is None:
-            end_session("Your session has ended: log in again.")
-        else:
-            st.session_state[state.SESSION] = resumed
-        session = resumed
+    if session is None:
+        return None
+    resumed = resume(database(), session)
+    if resumed is None:
+        _give_back(session)
+        end_session("Your session has ended: log in again.")
+        return None
+    st.session_state[state.SESSION] = resumed
+    return resumed
+
+
+def require_session(page: str) -> AppSession:
+    """The logged-in reviewer allowed on ``page``; otherwise a message and the page stops."""
+    session = live_session()
     if session is None:
         st.warning("Log in first.")
         st.page_link("Home.py", label="Log in", icon=":material/login:")
@@ -62,6 +73,23 @@ def require_session(page: str) -> AppSession:
     with st.sidebar:
         st.caption(f"Signed in as {session.display_name} ({session.role})")
     return session
+
+
+def _give_back(session: AppSession) -> None:
+    """Release the item in hand, so it does not sit leased to someone who has left."""
+    current = st.session_state.get(state.CURRENT_ITEM)
+    if current is not None:
+        with contextlib.suppress(EvalkitError):
+            label.skip(database(), session.reviewer, current, now=utcnow())
+
+
+def log_out() -> None:
+    """End the session in the store (the token stops working) and in the browser."""
+    session = current_session()
+    if session is not None:
+        _give_back(session)
+        logout(database(), session)
+    end_session("Logged out.")
 
 
 def end_session(notice: str | None = None) -> None:

@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from views import session, state
 
+from evalkit.review import claim, get_reviewer
 from evalkit.store.database import Database
 from evalkit.store.labels import labels_of_items
 from tests.reviewer_app.conftest import APP_DIR, MALICIOUS, PASSWORD
@@ -127,3 +128,25 @@ def test_skip_moves_on_and_counts(store):
     button(at, "Skip").click().run()
     assert at.session_state[state.CURRENT_ITEM].item.item_id != first
     assert at.session_state[state.SKIPPED_COUNT] == 1
+
+
+def test_an_ended_session_stops_the_page_and_gives_the_item_back(store):
+    at = as_user(store, "ann", "pages/1_Label.py")
+    held = at.session_state[state.CURRENT_ITEM].item.item_id
+    session.logout(store, at.session_state[state.SESSION])  # as expiry or another tab would
+    at.run()
+    assert [w.value for w in at.warning] == ["Log in first."]
+    assert state.SESSION not in at.session_state
+    bea = get_reviewer(store, "bea")
+    assert claim(store, bea).item_id == held
+
+
+def test_logging_out_revokes_the_token_and_gives_the_item_back(store):
+    at = as_user(store, "ann", "pages/1_Label.py")
+    held = at.session_state[state.CURRENT_ITEM].item.item_id
+    token_session = at.session_state[state.SESSION]
+    at.switch_page("Home.py").run()
+    button(at, "Log out").click().run()
+    assert [i.value for i in at.info] == ["Logged out."]
+    assert session.resume(store, token_session) is None
+    assert claim(store, get_reviewer(store, "bea")).item_id == held
