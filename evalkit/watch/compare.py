@@ -3,8 +3,8 @@
 A difference of two proportions gets Newcombe's hybrid score interval (method 10), built from
 the two Wilson intervals (with effective sample sizes for weighted samples), which keeps its
 coverage near 95% at the small rates evalkit watches where ``d ± 1.96·se`` does not. The test
-is the pooled two-proportion score test on the effective sample sizes. The groups compared are disjoint, so the
-two estimates' covariance is taken as zero.
+is the pooled two-proportion score test on the effective sample sizes. The groups compared
+are disjoint, so the two estimates' covariance is taken as zero.
 """
 
 from __future__ import annotations

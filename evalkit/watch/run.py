@@ -121,6 +121,9 @@ def evaluate_rules(
     states = evaluate(rule_list, data, at=at, embedding_drift=kpi)
     run = WatchRun(at, states)
     _sync_alerts(db, settings, run, notify=notify)
+    from evalkit.watch.metrics import write_snapshot
+
+    write_snapshot(settings, run)
     return run
 
 
