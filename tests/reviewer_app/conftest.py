@@ -70,7 +70,7 @@ def serve_app(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], str]]:
         command = [sys.executable, "-m", "streamlit", "run", str(APP_DIR / "Home.py")]
         command += ["--server.headless", "true", "--server.address", "127.0.0.1"]
         command += ["--server.port", str(port), "--browser.gatherUsageStats", "false"]
-        command += ["--server.fileWatcherType", "none"]
+        command += ["--server.fileWatcherType", "none", "--client.toolbarMode", "minimal"]
         proc = subprocess.Popen(
             command, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
         )
