@@ -12,13 +12,13 @@ The policy (which item is eligible, in which order, when it is decided) comes fr
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, func, insert, not_, or_, select, update
+from sqlalchemy import Connection, and_, exists, func, not_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from evalkit.errors import NotFoundError
+from evalkit.errors import NotFoundError, UsageError
 from evalkit.review.types import (
     EnqueueResult,
     LeaseLost,
@@ -39,6 +39,27 @@ OPEN = "pending"
 _CHUNK = 500
 #: Candidates a claim tries before giving up (each lost only to a concurrent claim).
 _CLAIM_ATTEMPTS = 8
+
+
+#: ``serve_key`` puts higher priorities first by counting down from here.
+_PRIORITY_TOP = 10**7
+PRIORITY_BOUND = 10**6
+
+
+def serve_key(
+    priority: int, due_at: datetime | None, created_at: datetime, response_id: str
+) -> str:
+    """Ascending text key of the serving order: priority high first, due time soonest first
+    (none last), then age, then response id (so equal times serve in a stable order)."""
+    if not -PRIORITY_BOUND <= priority <= PRIORITY_BOUND:
+        raise UsageError(f"priority must be between {-PRIORITY_BOUND} and {PRIORITY_BOUND}")
+    due = _utc_text(due_at) if due_at is not None else "~"  # "~" sorts after every digit
+    return f"{_PRIORITY_TOP - priority:08d}|{due}|{_utc_text(created_at)}|{response_id}"
+
+
+def _utc_text(value: datetime) -> str:
+    aware_value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return aware_value.strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
 def insert_items(
@@ -97,6 +118,7 @@ def _item_values(item: NewItem, queue: str, tenant: str | None, now: datetime) -
         "reviews_done": 0,
         "reason": item.reason,
         "gold": item.gold,
+        "serve_key": serve_key(item.priority, item.due_at, now, item.response_id),
     }
 
 
@@ -148,6 +170,11 @@ def claim(
     ``want_gold`` a gold item the reviewer has not answered comes first, when there is one.
     """
     with db.transaction() as conn:
+        if conn.dialect.name == "postgresql":
+            # psycopg prepares a statement run five times, and PostgreSQL's generic plan for the
+            # candidate query sorts every open item (measured: 90 ms at 2,000 items) where the
+            # plan for the actual values walks the serving index and stops at the first (0.3 ms).
+            conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
         held = conn.execute(
             select(IT.c.id, A.c.lease_expires_at)
             .join(A, A.c.review_item_id == IT.c.id)
@@ -189,9 +216,7 @@ def _lock_candidate(
         stmt = (
             select(IT.c.id, IT.c.strategy, IT.c.required_reviews)
             .where(*where, *([IT.c.id.not_in(skipped)] if skipped else []))
-            .order_by(
-                IT.c.priority.desc(), IT.c.due_at.asc().nulls_last(), IT.c.created_at, IT.c.id
-            )
+            .order_by(IT.c.serve_key)
             .limit(1)
             .with_for_update(skip_locked=True, of=IT)
         )
@@ -215,7 +240,7 @@ def _lock_candidate(
 def _lease(
     conn: Connection, item_id: int, reviewer_id: int, now: datetime, expires: datetime
 ) -> None:
-    # Leases that ran out are marked so (they no longer count; their holder's submit is refused).
+    # Leases that ran out are marked so: their holder's late submit then says "expired".
     conn.execute(
         update(A)
         .where(A.c.review_item_id == item_id, A.c.status == "leased", A.c.lease_expires_at <= now)
@@ -227,13 +252,13 @@ def _lease(
         "lease_expires_at": expires,
         "finished_at": None,
     }
-    done = conn.execute(
-        update(A)
-        .where(A.c.review_item_id == item_id, A.c.reviewer_id == reviewer_id)
-        .values(**values)
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    # One statement: a first lease, or this reviewer's own expired one taken up again.
+    conn.execute(
+        dialect.insert(A)
+        .values(review_item_id=item_id, reviewer_id=reviewer_id, **values)
+        .on_conflict_do_update(index_elements=["review_item_id", "reviewer_id"], set_=values)
     )
-    if done.rowcount == 0:
-        conn.execute(insert(A).values(review_item_id=item_id, reviewer_id=reviewer_id, **values))
 
 
 def _queue_item(conn: Connection, item_id: int, expires: datetime) -> QueueItem:

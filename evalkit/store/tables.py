@@ -157,8 +157,9 @@ class ReviewItemRow(Base):
     __tablename__ = "review_items"
     __table_args__ = (
         UniqueConstraint("response_id", "queue"),
-        # The claim's scan: open items of a queue in serving order.
-        Index("ix_review_items_serving", "queue", "status", "priority", "due_at", "created_at"),
+        # The claim's scan: open items of a queue in serving order, so the first eligible one
+        # ends it (see ``serve_key``).
+        Index("ix_review_items_serving", "queue", "status", "serve_key"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -187,6 +188,10 @@ class ReviewItemRow(Base):
     reason: Mapped[str | None] = mapped_column(String(256))
     #: for gold items (``strategy`` = gold): the expected answers, head → value
     gold: Mapped[Any | None] = mapped_column(JSON)
+    #: serving order as one ascending text key: priority (high first), due time (soonest
+    #: first, none last), age, response id (``store.queue.serve_key``). One key, so an index
+    #: can hand the claim its candidates in order: mixed ASC/DESC with NULLS LAST cannot.
+    serve_key: Mapped[str] = mapped_column(String(200), server_default="")
 
 
 class ReviewAssignmentRow(Base):

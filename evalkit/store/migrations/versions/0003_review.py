@@ -170,21 +170,37 @@ def upgrade() -> None:
         )
         batch_op.add_column(sa.Column("reason", sa.String(length=256), nullable=True))
         batch_op.add_column(sa.Column("gold", sa.JSON(), nullable=True))
+        batch_op.add_column(
+            sa.Column("serve_key", sa.String(length=200), server_default="", nullable=False)
+        )
         batch_op.create_index(
-            "ix_review_items_serving",
-            ["queue", "status", "priority", "due_at", "created_at"],
-            unique=False,
+            "ix_review_items_serving", ["queue", "status", "serve_key"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_review_items_tenant"), ["tenant"], unique=False)
 
     with op.batch_alter_table("reviewers", schema=None) as batch_op:
         batch_op.add_column(sa.Column("tenants", sa.JSON(), nullable=True))
 
-    # Items queued before this revision get their response's tenant.
+    # Items queued before this revision get their response's tenant and their serving key.
     op.execute(
         "UPDATE review_items SET tenant = "
         "(SELECT responses.tenant FROM responses WHERE responses.id = review_items.response_id)"
     )
+    from evalkit.store.queue import serve_key
+
+    conn = op.get_bind()
+    items = sa.table(
+        "review_items",
+        sa.column("id"),
+        sa.column("response_id"),
+        sa.column("priority"),
+        sa.column("due_at", sa.DateTime(timezone=True)),
+        sa.column("created_at", sa.DateTime(timezone=True)),
+        sa.column("serve_key"),
+    )
+    for row in conn.execute(sa.select(items)).all():
+        key = serve_key(row.priority, row.due_at, row.created_at, row.response_id)
+        conn.execute(sa.update(items).where(items.c.id == row.id).values(serve_key=key))
 
 
 def downgrade() -> None:
@@ -194,6 +210,7 @@ def downgrade() -> None:
     with op.batch_alter_table("review_items", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_review_items_tenant"))
         batch_op.drop_index("ix_review_items_serving")
+        batch_op.drop_column("serve_key")
         batch_op.drop_column("gold")
         batch_op.drop_column("reason")
         batch_op.drop_column("reviews_done")

@@ -1,0 +1,179 @@
+"""Review-queue claim latency with 20 reviewers working at once, on PostgreSQL and SQLite.
+
+Usage (from the project root)::
+
+    .venv/bin/python benchmarks/review_queue.py                  # 2,000 items, 20 reviewers
+    .venv/bin/python benchmarks/review_queue.py --items 500 --reviewers 8 --skip-postgres
+
+Prints one JSON object on stdout (progress on stderr). Each reviewer is its own process with its
+own connection, as reviewers behind several API workers or reviewer-app sessions are: it claims
+an item, submits labels, and claims again until the queue is empty. ``claim_ms`` is the
+wall-clock time of ``evalkit.review.claim`` (one transaction: find, lock, lease, read the
+response), its first call per process left out (connection set-up). 10% of the items need
+k = 2 reviewers. Target: p99 ≤ 50 ms on PostgreSQL.
+
+PostgreSQL gets a throwaway database (created here, dropped at the end) on the server at
+``--postgres-url`` (default ``EVALKIT_TEST_POSTGRES_URL``, else the local one); an unreachable
+server is reported as skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import platform
+import random
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from evalkit.records import ResponseRecord
+from evalkit.review import accounts, claim, submit
+from evalkit.review.types import NewItem
+from evalkit.store import queue as store_queue
+from evalkit.store.database import Database, make_engine
+
+TARGET_PG_P99_MS = 50.0
+DEFAULT_PG_URL = os.environ.get(
+    "EVALKIT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+T0 = datetime(2026, 11, 2, tzinfo=UTC)
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def prepare(url: str, items: int, reviewers: int) -> None:
+    db = Database.open(url)
+    records = [
+        ResponseRecord(
+            id=f"b-{i:06d}",
+            received_at=T0,
+            created_at=T0,
+            prompt=f"Question {i}?",
+            response=f"Answer {i}. " * 40,
+            tenant="acme",
+            model_id="atlas-xl",
+            content_hash=str(i),
+        )
+        for i in range(items)
+    ]
+    with db.writer() as w:
+        w.add_responses(records)
+    rng = random.Random(1)
+    queued = [
+        NewItem(r.id, "random", 0.1, required_reviews=2 if rng.random() < 0.1 else 1)
+        for r in records
+    ]
+    store_queue.insert_items(db, "default", queued, T0)
+    for i in range(reviewers):
+        accounts.add_reviewer(db, f"bench-{i:02d}")
+    if db.dialect == "postgresql":  # a store in service has statistics (autovacuum); a new one not
+        with db.engine.connect() as conn:
+            conn.exec_driver_sql("ANALYZE")
+            conn.commit()
+    db.dispose()
+
+
+def reviewer(args: tuple[str, str, Any]) -> list[float]:
+    url, username, start = args
+    db = Database(make_engine(url, pool_size=1, max_overflow=0))
+    who = accounts.get_reviewer(db, username)
+    start.wait()
+    latencies = []
+    while True:
+        t = time.perf_counter()
+        item = claim(db, who)
+        latencies.append((time.perf_counter() - t) * 1000)
+        if item is None:
+            break
+        submit(db, who, item.item_id, {"hallucination": "no", "harm": "none"}, seconds=1.0)
+    db.dispose()
+    return latencies[1:]
+
+
+def measure(url: str, items: int, reviewers: int) -> dict[str, Any]:
+    prepare(url, items, reviewers)
+    ctx = mp.get_context("spawn")
+    with ctx.Manager() as manager:
+        start = manager.Barrier(reviewers + 1)
+        with ctx.Pool(reviewers) as pool:
+            jobs = pool.map_async(
+                reviewer, [(url, f"bench-{i:02d}", start) for i in range(reviewers)]
+            )
+            start.wait()
+            began = time.perf_counter()
+            results = jobs.get(timeout=1800)
+            elapsed = time.perf_counter() - began
+    claims = np.array([x for r in results for x in r])
+    return {
+        "items": items,
+        "reviewers": reviewers,
+        "claims": int(claims.size),
+        "claim_ms": {
+            "p50": round(float(np.percentile(claims, 50)), 2),
+            "p90": round(float(np.percentile(claims, 90)), 2),
+            "p99": round(float(np.percentile(claims, 99)), 2),
+            "max": round(float(claims.max()), 2),
+        },
+        "labels_per_s": round(claims.size / elapsed, 1),
+        "seconds": round(elapsed, 1),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=2000)
+    parser.add_argument("--reviewers", type=int, default=20)
+    parser.add_argument("--postgres-url", default=DEFAULT_PG_URL)
+    parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--skip-sqlite", action="store_true")
+    args = parser.parse_args()
+    out: dict[str, Any] = {
+        "benchmark": "review_queue",
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "targets": {"postgresql_claim_p99_ms": TARGET_PG_P99_MS},
+        "results": {},
+    }
+    if not args.skip_postgres:
+        admin = create_engine(args.postgres_url, isolation_level="AUTOCOMMIT")
+        name = f"evalkit_bench_{uuid.uuid4().hex[:10]}"
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        except Exception as exc:
+            out["results"]["postgresql"] = {"skipped": f"{type(exc).__name__}: {exc}"}
+        else:
+            url = make_url(args.postgres_url).set(database=name).render_as_string(False)
+            try:
+                log(f"postgresql: {args.items} items, {args.reviewers} reviewers")
+                result = measure(url, args.items, args.reviewers)
+                result["meets_target"] = result["claim_ms"]["p99"] <= TARGET_PG_P99_MS
+                out["results"]["postgresql"] = result
+            finally:
+                with admin.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    if not args.skip_sqlite:
+        with tempfile.TemporaryDirectory() as tmp:
+            log(f"sqlite: {args.items} items, {args.reviewers} reviewers")
+            url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+            out["results"]["sqlite"] = measure(url, args.items, args.reviewers)
+    sys.stdout.write(json.dumps(out, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
