@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -70,16 +70,21 @@ def demo(
     """Run the whole loop on demo data, then serve the reviewer app and the API."""
     if until not in STAGES:
         raise UsageError(f"--until: unknown stage {until!r}; stages: {', '.join(STAGES)}")
+    last = STAGES.index(until)
     db = open_db()
-    failed = _capture(db, n=n, seed=seed, out=out, quiet=quiet)
+    failed, truth = _capture(db, n=n, seed=seed, out=out, quiet=quiet)
     if failed:
         raise typer.Exit(EXIT_REJECTED)
+    if last >= STAGES.index("review"):
+        _review(db, seed=seed, truth=truth)
     if serve if serve is not None else state.settings.demo_serve:
         _serve(api_port=api_port, app_port=app_port)
 
 
-def _capture(db: Database, *, n: int, seed: int, out: Path | None, quiet: bool) -> bool:
-    """Generate and ingest the traffic; True when some record was rejected."""
+def _capture(
+    db: Database, *, n: int, seed: int, out: Path | None, quiet: bool
+) -> tuple[bool, dict[str, dict[str, Any]]]:
+    """Generate and ingest the traffic; (some record was rejected, the ground truth)."""
     import numpy as np
 
     from evalkit.capture.ingest import IngestOptions, Ingestor
@@ -109,7 +114,37 @@ def _capture(db: Database, *, n: int, seed: int, out: Path | None, quiet: bool) 
         render_report(console, err_console, report, kind=kind, show_errors=5)
         failed = failed or bool(report.errors)
     render_summary(console, summarize(db), store=state.settings.resolved_database_url)
-    return failed
+    return failed, traffic.truth
+
+
+def _stage(title: str) -> None:
+    console.print(f"\n[bold]{title}[/bold]")
+
+
+def _review(db: Database, *, seed: int, truth: dict[str, dict[str, Any]]) -> None:
+    """Sample a queue and let the simulated reviewers label it (once per demo run)."""
+    from evalkit.demo.reviewers import create_demo_accounts, simulate_reviews
+    from evalkit.review import queue_status
+
+    _stage("Sample and review")
+    create_demo_accounts(db)
+    queue = f"demo-s{seed}"
+    status = queue_status(db, queue=queue)
+    if status.done or status.pending or status.in_progress:
+        console.print(f"Queue {queue!r} was sampled and reviewed by an earlier run: kept as it is.")
+    else:
+        report = simulate_reviews(db, state.settings, seed=seed, truth=truth, queue=queue)
+        console.print(
+            f"Sampled {report.queued:,} responses (stratified by model) and {report.gold_items} "
+            f"gold items into queue {queue!r}; simulated reviewers made "
+            f"{report.submissions:,} submissions ({report.skips} skips), the adjudicator settled "
+            f"{report.adjudicated} disputes; {report.left_for_humans} items are left for you."
+        )
+        status = queue_status(db, queue=queue)
+    console.print(
+        f"Queue {queue!r}: {status.pending} pending, {status.done} done, "
+        f"{status.disputed} disputed, {status.overdue} overdue."
+    )
 
 
 def _serve(*, api_port: int, app_port: int) -> None:
@@ -117,6 +152,7 @@ def _serve(*, api_port: int, app_port: int) -> None:
     import secrets
 
     from evalkit.cli.foreground import serve_until_interrupted, start_services
+    from evalkit.demo.reviewers import DEMO_ACCOUNTS
 
     settings = state.settings
     token = settings.api_token.get_secret_value() if settings.api_token else ""
@@ -133,5 +169,8 @@ def _serve(*, api_port: int, app_port: int) -> None:
     for item in served:
         console.print(f"  {item.name:<13} {item.url}")
     console.print(f"  API token     {token}  (Authorization: Bearer …)")
+    console.print("  Demo logins (local demo only):")
+    for username, role, password in DEMO_ACCOUNTS:
+        console.print(f"    {role:<12} {username} / {password}")
     why = serve_until_interrupted(served)
     console.print(f"Stopped ({why}).")
