@@ -6,6 +6,7 @@ result decided against thresholds and a baseline (``run_gate``), reported (``rep
 recorded in the store (``record_runs``).
 """
 
+from evalkit.gate.demo import DemoGate, run_demo_gates
 from evalkit.gate.evaluate import CaseResult, JudgeConfig, RunOptions, evaluate
 from evalkit.gate.outputs import (
     CandidateOutput,
@@ -35,6 +36,7 @@ __all__ = [
     "Case",
     "CaseResult",
     "Check",
+    "DemoGate",
     "GateResult",
     "JudgeConfig",
     "Outcome",
@@ -55,6 +57,7 @@ __all__ = [
     "passed",
     "record_runs",
     "registered",
+    "run_demo_gates",
     "run_gate",
     "save_outputs",
     "skipped",
