@@ -77,6 +77,8 @@ def demo(
         raise typer.Exit(EXIT_REJECTED)
     if last >= STAGES.index("review"):
         _review(db, seed=seed, truth=truth)
+    if last >= STAGES.index("gate"):
+        _gate(db)
     if serve if serve is not None else state.settings.demo_serve:
         _serve(api_port=api_port, app_port=app_port)
 
@@ -145,6 +147,16 @@ def _review(db: Database, *, seed: int, truth: dict[str, dict[str, Any]]) -> Non
         f"Queue {queue!r}: {status.pending} pending, {status.done} done, "
         f"{status.disputed} disputed, {status.overdue} overdue."
     )
+
+
+def _gate(db: Database) -> None:
+    """The example suites on a good and a regressed candidate: one passes, one fails."""
+    from evalkit.gate.demo import run_demo_gates, summary_lines
+
+    _stage("Gate: golden-set suites in CI")
+    gates = run_demo_gates(db, out_dir=state.settings.data_dir / "demo" / "gate")
+    for line in summary_lines(gates):
+        console.print(line, highlight=False, markup=False)
 
 
 def _serve(*, api_port: int, app_port: int) -> None:
