@@ -153,21 +153,14 @@ def report(
     rules: RulesOpt = None,
     at: AtOpt = None,
 ) -> None:
-    """A self-contained static HTML report of the quality index (no external requests)."""
-    from evalkit.watch import data as watch_data
-    from evalkit.watch import overview
-    from evalkit.watch.report import render
-    from evalkit.watch.rules import load_rules
-    from evalkit.watch.run import evaluate_rules, rules_path
+    """A self-contained static HTML report of the quality index (no external requests).
 
-    db = open_db()
+    The report records nothing: alerts are opened and closed by ``evalkit watch`` only."""
+    from evalkit.watch.report import write_report
+    from evalkit.watch.rules import load_rules
+    from evalkit.watch.run import rules_path
+
     rule_list = load_rules(rules_path(state.settings, rules))
-    run = evaluate_rules(db, state.settings, rule_list, at=_at(at), notify=False)
-    data = watch_data.load(db, since=overview.since_for(rule_list, run.at), until=run.at)
-    view = overview.build(db, run, rule_list, data)
-    html = render(
-        db, view, data, hourly_rate=state.settings.review_hourly_rate,
-        value_per_conversion=state.settings.value_per_conversion,
-    )  # fmt: skip
-    out.write_text(html, encoding="utf-8")
-    console.print(f"Report: {out} ({len(html) / 1024:.0f} KiB, {len(run.red)} red)")
+    run = write_report(open_db(), state.settings, rule_list, out, at=_at(at))
+    size = out.stat().st_size
+    console.print(f"Report: {out} ({size / 1024:.0f} KiB, {len(run.red)} red)")

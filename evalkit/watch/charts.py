@@ -134,6 +134,38 @@ def intervals(
     return "".join(out)
 
 
+def lights_grid(cells: Sequence[tuple[str, str, str, str]], *, title: str) -> str:
+    """Traffic lights: one row per KPI (rule), one column per model; (row, column, state,
+    tooltip). A row's columns are the cells its rule has."""
+    rows = sorted({c[0] for c in cells})
+    cols = sorted({c[1] for c in cells})
+    width, height = 220 + 120 * max(len(cols), 1), 60 + 28 * max(len(rows), 1)
+    if not cells:
+        return _empty(title, 640, 80)
+    out = [_head(title, width, height)]
+    for j, col in enumerate(cols):
+        out.append(f'<text x="{230 + 120 * j}" y="40" font-size="11">{escape(col[:18])}</text>')
+    for i, row in enumerate(rows):
+        y = 62 + 28 * i
+        out.append(
+            f'<text x="212" y="{y + 4}" font-size="11" text-anchor="end">{escape(row[:34])}</text>'
+        )
+    index = {(c[0], c[1]): c for c in cells}
+    for i, row in enumerate(rows):
+        for j, col in enumerate(cols):
+            cell = index.get((row, col))
+            if cell is None:
+                continue
+            out.append(
+                f'<circle cx="{240 + 120 * j}" cy="{62 + 28 * i}" r="9" '
+                f'fill="{LIGHTS.get(cell[2], "#ccc")}"><title>{escape(cell[3])}</title></circle>'
+                f'<text x="{254 + 120 * j}" y="{66 + 28 * i}" font-size="10">'
+                f"{escape(cell[2])}</text>"
+            )
+    out.append("</svg>")
+    return "".join(out)
+
+
 def _head(title: str, width: int, height: int) -> str:
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '

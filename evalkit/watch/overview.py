@@ -61,7 +61,8 @@ def lights(run: WatchRun) -> pd.DataFrame:
     )
     if frame.empty:
         return frame
-    return frame.sort_values(["state", "rule", "cell"], key=lambda c: c.map(order).fillna(c))
+    frame["rank"] = frame["state"].map(order)
+    return frame.sort_values(["rank", "rule", "cell"]).drop(columns="rank")
 
 
 def markers(data: WatchData) -> list[tuple[datetime, str]]:
@@ -120,6 +121,15 @@ def build(db: Database, run: WatchRun, rules: list[Rule], data: WatchData) -> Ov
     """Lights, open alerts and the charts of the index."""
     view = Overview(run, {r.name: r for r in rules}, lights(run), store.alerts(db, status="open"))
     view.markers = markers(data)
+    if len(view.lights):
+        per_model = view.lights.loc[view.lights["by"].isin(["model_id", "model_version"])]
+        view.charts["lights"] = charts.lights_grid(
+            [
+                (r.rule, r.cell, r.state, f"{r.rule} {r.cell}: {r.reason}")
+                for r in per_model.itertuples()
+            ],
+            title="Lights per model and KPI",
+        )
     for head in ("hallucination", "harm", "impolite"):
         view.charts[f"{head}_by_version"] = charts.time_series(
             rate_series(data, head, "model_version", freq="2D"),

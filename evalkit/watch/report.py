@@ -10,15 +10,21 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import datetime
 from html import escape
+from pathlib import Path
 
 import pandas as pd
 
+from evalkit.settings import Settings
 from evalkit.store.database import Database
 from evalkit.watch import charts
 from evalkit.watch.data import WatchData
+from evalkit.watch.embeddings import EncodeFn
 from evalkit.watch.ops import ops_table
 from evalkit.watch.overview import Overview, examples
+from evalkit.watch.rules import Rule
+from evalkit.watch.run import WatchRun
 
 STYLE = """
 body{font-family:sans-serif;margin:24px;color:#222;max-width:1100px}
@@ -101,6 +107,7 @@ def render(db: Database, view: Overview, data: WatchData, *, hourly_rate: float 
         f"{red} red · {len(view.alerts)} open alerts · rates from final human labels of "
         "probability samples, weighted by inclusion probability (Hájek), 95% intervals</p>",
         "<h2>Lights</h2>",
+        view.charts.get("lights", ""),
         _lights_table(view) if len(view.lights) else "<p>no rules evaluated</p>",
         "<h2>Open alerts</h2>",
         _frame_table(
@@ -119,7 +126,7 @@ def render(db: Database, view: Overview, data: WatchData, *, hourly_rate: float 
             )
         ),
         '<h2>Over time</h2><div class="charts">',
-        *[svg for name, svg in view.charts.items() if not name.startswith("rule:")],
+        *[svg for name, svg in view.charts.items() if not name.startswith(("rule:", "lights"))],
         '</div><h2>By rule and cell</h2><div class="charts">',
         *[svg for name, svg in view.charts.items() if name.startswith("rule:")],
         "</div><h2>Cost, latency and outcomes per model</h2>",
@@ -144,3 +151,28 @@ def render(db: Database, view: Overview, data: WatchData, *, hourly_rate: float 
             parts.append(_frame_table(shown))
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def write_report(
+    db: Database,
+    settings: Settings,
+    rules: list[Rule],
+    out: Path,
+    *,
+    at: datetime | None = None,
+    encode: EncodeFn | None = None,
+) -> WatchRun:
+    """Evaluate ``rules`` (recording nothing) and write the report to ``out``."""
+    from evalkit.watch import data as watch_data
+    from evalkit.watch import overview
+    from evalkit.watch.run import evaluate_rules
+
+    run = evaluate_rules(db, settings, rules, at=at, notify=False, record=False, encode=encode)
+    data = watch_data.load(db, since=overview.since_for(rules, run.at), until=run.at)
+    view = overview.build(db, run, rules, data)
+    html = render(
+        db, view, data, hourly_rate=settings.review_hourly_rate,
+        value_per_conversion=settings.value_per_conversion,
+    )  # fmt: skip
+    out.write_text(html, encoding="utf-8")
+    return run

@@ -56,7 +56,9 @@ def rules_path(settings: Settings, given: Path | None = None) -> Path:
 def embedding_kpi(db: Database, settings: Settings, *, seed: int = 0,
                   encode: EncodeFn | None = None):  # fmt: skip
     """The ``embedding_drift`` KPI bound to the store's texts and the on-disk cache."""
-    cache = EmbeddingCache(settings.data_dir / "watch" / "embeddings", encode)
+    # one cache per encoder: vectors of different models never mix
+    name = "minilm" if encode is None else getattr(encode, "__name__", "custom")
+    cache = EmbeddingCache(settings.data_dir / "watch" / "embeddings" / name, encode)
 
     def kpi(now, reference, by: str | None, text_field: str) -> pd.DataFrame:
         rng = np.random.default_rng(seed)
@@ -107,9 +109,14 @@ def evaluate_rules(
     at: datetime | None = None,
     notify: bool = True,
     encode: EncodeFn | None = None,
+    record: bool = True,
 ) -> WatchRun:
     """Evaluate the rules once as of ``at`` (default: the newest captured response), store
-    alerts, send notices to ``settings.watch_webhook_url``; the demo and the CLI call this."""
+    alerts, send notices to ``settings.watch_webhook_url``; the demo and the CLI call this.
+
+    ``record=False`` (the dashboard) only computes: no alert is opened or closed, no snapshot
+    for ``/metrics`` written, no notice sent.
+    """
     rule_list = rules if isinstance(rules, list) else load_rules(rules_path(settings, rules))
     if at is None:
         newest = store.traffic(db)["created_at"].max()
@@ -120,10 +127,11 @@ def evaluate_rules(
     kpi = embedding_kpi(db, settings, encode=encode)
     states = evaluate(rule_list, data, at=at, embedding_drift=kpi)
     run = WatchRun(at, states)
-    _sync_alerts(db, settings, run, notify=notify)
-    from evalkit.watch.metrics import write_snapshot
+    if record:
+        from evalkit.watch.metrics import write_snapshot
 
-    write_snapshot(settings, run)
+        _sync_alerts(db, settings, run, notify=notify)
+        write_snapshot(settings, run)
     return run
 
 

@@ -24,8 +24,20 @@ START = datetime(2026, 11, 2, tzinfo=UTC)
 FRACTIONS = {"atlas-xl": 0.3, "swift-mini": 0.6, "support-ft": 0.45}
 
 
+#: A response whose text must reach every screen as text, never as markup.
+MALICIOUS = "Sure! <script>window.__xss = 'script'</script><img src=x onerror=\"window.__xss=1\">"
+
+
 def build(db: Database, settings: Settings, directory: Path, *, n: int = 2000, seed: int = 7):
+    """The demo traffic, the review sample and labels; the newest 0.9.5 response is made
+    malicious (and labelled a hallucination), so it is among the examples of the red light."""
     traffic = generate_demo(n, rng=np.random.default_rng(seed), start=START, run=f"w{seed}")
+    newest = max(
+        (r for r in traffic.responses if r["model_version"] == "swift-mini-0.9.5"),
+        key=lambda r: r["created_at"],
+    )
+    newest["response"] = MALICIOUS
+    traffic.truth[newest["id"]]["hallucination"] = True
     paths = write_demo(traffic, directory)
     for kind in ("responses", "feedback"):
         Ingestor(db, settings, IngestOptions(kind=kind)).ingest_files([paths[kind]])
@@ -34,7 +46,7 @@ def build(db: Database, settings: Settings, directory: Path, *, n: int = 2000, s
     for r in traffic.responses:
         p = FRACTIONS[r["model_id"]]
         truth = traffic.truth[r["id"]]
-        if rng.random() < p:
+        if r is newest or rng.random() < p:
             items.append(NewItem(r["id"], "stratified", p, stratum=r["model_id"]))
         elif truth["hallucination"] and rng.random() < 0.5:
             items.append(NewItem(r["id"], "risk", 1.0))

