@@ -12,7 +12,6 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -35,7 +34,7 @@ if TYPE_CHECKING:
 class _RunByDefault(TyperGroup):
     """``evalkit gate a.yaml ...`` means ``evalkit gate run a.yaml ...``."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
             args = ["run", *args]
         return super().parse_args(ctx, args)
@@ -130,6 +129,8 @@ def gate_run(
         )
     base = load_outputs(baseline) if baseline is not None else None
     overrides = Thresholds(pass_rate=pass_rate, max_drop=max_drop, alpha=alpha)
+    if classifier is None and _uses(loaded, "risk"):
+        classifier = _active_classifier()
     results = run_gate(
         loaded, output_set, baseline=base, overrides=overrides, options=_options(classifier)
     )
@@ -145,11 +146,32 @@ def _load_suites(load: Any, paths: list[Path]) -> list[Suite]:
     from evalkit.gate import SuiteError
 
     try:
-        return load(paths)  # type: ignore[no-any-return]
+        return load(paths)
     except SuiteError as exc:
         for problem in exc.problems:
             print_error(problem)
         raise typer.Exit(EXIT_USAGE) from None
+
+
+def _uses(suites: list[Suite], kind: str) -> bool:
+    return any(spec.type == kind for s in suites for c in s.cases for spec in c.asserts)
+
+
+def _active_classifier() -> str | None:
+    """The store's active classifier for `risk` checks when --classifier is not given; None
+    (the checks are then skipped with the reason) if there is none or no store."""
+    try:
+        from evalkit.store.classifiers import active_version
+        from evalkit.store.database import Database
+
+        db = Database.open(state.settings.resolved_database_url)
+        try:
+            row = active_version(db)
+        finally:
+            db.dispose()
+    except (ImportError, StoreError):
+        return None
+    return str(row["artifact_path"]) if row else None
 
 
 def _options(classifier: str | None) -> Any:

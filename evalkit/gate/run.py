@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 def load_suites(paths: Sequence[str | Path]) -> list[Suite]:
     """Every suite, with the problems of all of them reported together."""
-    suites, problems = [], []
+    suites: list[Suite] = []
+    problems: list[str] = []
     for path in paths:
         try:
             suites.append(load_suite(path))

@@ -140,7 +140,7 @@ def load_callable(path: str) -> Callable[[Case], Any]:
         raise UsageError(f"cannot import --callable {path!r}: {exc}") from None
     if not callable(fn):
         raise UsageError(f"--callable {path!r} is not a function")
-    return fn  # type: ignore[no-any-return]
+    return fn
 
 
 def run_callable(

@@ -49,11 +49,16 @@ def _values(run: GateRunRecord) -> dict[str, Any]:
     }
 
 
+def _insert(conn: Any, run: GateRunRecord) -> int:
+    key = conn.execute(insert(GATE_RUNS).values(**_values(run))).inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
 def record_gate_run(db: Database, run: GateRunRecord) -> int:
     """Store one run; returns its id."""
     with db.transaction() as conn:
-        result = conn.execute(insert(GATE_RUNS).values(**_values(run)))
-        return int(result.inserted_primary_key[0])
+        return _insert(conn, run)
 
 
 def record_gate_runs_at(url: str, runs: Sequence[GateRunRecord]) -> list[int]:
@@ -78,12 +83,7 @@ def record_gate_runs_at(url: str, runs: Sequence[GateRunRecord]) -> list[int]:
             ready = inspect(conn).has_table(GATE_RUNS.name)
         if ready:
             with engine.begin() as conn:
-                return [
-                    int(
-                        conn.execute(insert(GATE_RUNS).values(**_values(r))).inserted_primary_key[0]
-                    )
-                    for r in runs
-                ]
+                return [_insert(conn, r) for r in runs]
     except SQLAlchemyError as exc:
         raise StoreError(f"the store at {engine.url!r} failed: {exc}") from exc
     finally:
@@ -177,8 +177,8 @@ def reviewer_notes(db: Database, ids: Sequence[str]) -> dict[str, ReviewerNotes]
             notes = select(lab.c.response_id, lab.c.note).where(
                 lab.c.response_id.in_(chunk), lab.c.current.is_(True), lab.c.note.is_not(None)
             )
-            for row in conn.execute(notes.order_by(lab.c.id)):
-                head_notes.setdefault(row.response_id, row.note)
+            for label in conn.execute(notes.order_by(lab.c.id)):
+                head_notes.setdefault(label.response_id, label.note)
     out = {rid: ReviewerNotes(c, n or head_notes.get(rid)) for rid, (_, c, n) in found.items()}
     for rid, note in head_notes.items():
         out.setdefault(rid, ReviewerNotes(None, note))

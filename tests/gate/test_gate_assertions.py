@@ -124,3 +124,18 @@ def test_a_dotted_path_names_a_plain_function():
     assert bad.reason == "no brand name"
     crash = _call(validate_spec("tests.gate.custom_checks.crashes", None, None), Check("x", CASE))
     assert crash.status == "error" and "ZeroDivisionError" in crash.reason
+
+
+def test_risk_skips_without_a_classifier_and_errors_on_a_missing_one(tmp_path):
+    from evalkit.gate import RunOptions
+
+    spec = validate_spec("risk", "harm", 0.3)
+    assert spec.value == {"head": "harm"} and spec.threshold == 0.3
+    fn = spec.definition.fn
+    (none,) = fn([Check("text", CASE, value=spec.value, threshold=0.3)])
+    assert none.status == "skip" and "--classifier" in none.reason
+    opts = RunOptions(classifier=str(tmp_path / "no-such-artifact"))
+    (missing,) = fn([Check("text", CASE, value=spec.value, threshold=0.3, options=opts)])
+    assert missing.status == "error" and "cannot load the classifier" in missing.reason
+    with pytest.raises(SpecError, match="unknown head 'tone'"):
+        validate_spec("risk", "tone", None)

@@ -51,7 +51,7 @@ def _prepare(name: str, value: Any) -> dict[str, Any]:
 def _test_case(check: Check) -> Any:
     from deepeval.test_case import LLMTestCase
 
-    context = [check.case.context] if check.case.context else None
+    context: list[Any] | None = [check.case.context] if check.case.context else None
     return LLMTestCase(
         input=check.case.input_text,
         actual_output=check.output,
