@@ -117,7 +117,7 @@ with right:
             for button in head.choices:
                 st.button(
                     button.label,
-                    key=state.button_key(item.item_id, button.target, button.value),
+                    key=state.button_key(button.target, button.value),
                     shortcut=button.key,
                     type="primary" if button.selected else "secondary",
                     help=button.guideline or None,
@@ -133,7 +133,7 @@ with right:
                 for button in buttons:
                     st.button(
                         button.label,
-                        key=state.button_key(item.item_id, button.target, button.value),
+                        key=state.button_key(button.target, button.value),
                         shortcut=button.key,
                         type="primary" if button.selected else "tertiary",
                         help=button.guideline or None,

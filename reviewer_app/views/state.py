@@ -26,9 +26,10 @@ ADJUDICATION_NOTICE = "evalkit.adjudicate.notice"
 ADJUDICATION_PREFIX = "evalkit.adjudicate."
 
 
-def button_key(item_id: int, target: str, value: str) -> str:
-    """A choice button's widget key: per item, so nothing carries over to the next one."""
-    return f"evalkit.label.button.{item_id}.{target}={value}"
+def button_key(target: str, value: str) -> str:
+    """A choice button's widget key. The same on every item: a key pressed while the next item
+    is still being drawn must reach that item's button rather than a button that is gone."""
+    return f"evalkit.label.button.{target}={value}"
 
 
 def text_key(item_id: int, name: str) -> str:

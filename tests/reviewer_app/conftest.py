@@ -133,6 +133,13 @@ MALICIOUS = (
 )
 
 
+LONG_ANSWER = (
+    "Refunds are accepted within **30 days** of delivery. To check an order's state:\n\n"
+    "```python\ndef refund_window(order):\n"
+    "    return order.delivered_at + timedelta(days=30)\n```\n\n" + "Keep the receipt. " * 60
+)
+
+
 def seed_store(url: str, data_dir: Path, *, items: int = 4, malicious_first: bool = True) -> None:
     """Responses of two tenants, queued (the first urgent, due in 30 min), and the accounts
     ann (reviewer, acme), bea (reviewer, every tenant), judy (adjudicator), root (admin)."""
@@ -153,6 +160,7 @@ def seed_store(url: str, data_dir: Path, *, items: int = 4, malicious_first: boo
         ]
         if malicious_first:
             rows[0]["response"] = MALICIOUS
+        rows[1]["response"] = LONG_ANSWER
         assert Ingestor(db, settings).ingest_records(rows).stored == len(rows)
         enqueue_flagged(db, [rows[0]["id"]], reason="guard: risky", due_in=timedelta(minutes=30))
         rest = [NewItem(r["id"], "random", 0.1, stratum=r["tenant"]) for r in rows[1:]]

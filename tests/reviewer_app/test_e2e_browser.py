@@ -27,13 +27,12 @@ def _selected(page: Any, label: str) -> Any:
 
 
 def _idle(page: Any) -> None:
-    """Wait until the script run a key started has finished (a key pressed meanwhile would
-    reach the buttons of the run before)."""
+    """Wait until the script run a key started has finished: no running indicator and no stale
+    element left from the run before (call it after seeing something the new run drew)."""
     page.wait_for_function(
-        "() => !document.querySelector('[data-testid=stStatusWidget]')"
-        " || !document.querySelector('[data-testid=stStatusWidget]').innerText.includes('Running')"
+        "() => !document.querySelector("
+        "'[data-testid=stStatusWidgetRunningIcon], [data-stale=true]')"
     )
-    page.locator('[data-stale="true"]').first.wait_for(state="detached")
 
 
 def _login(page: Any, url: str, username: str) -> None:
@@ -69,25 +68,31 @@ def test_keyboard_only_labelling_in_chromium(serve_app, page, tmp_path: Path):
     # The malicious response is on screen as text, and neither the script nor the handler ran.
     page.get_by_text("<script>window.__xss = 'script'</script>", exact=False).wait_for()
     page.get_by_text("**not bold** [click](javascript:alert(1))", exact=False).wait_for()
+    _idle(page)
     page.screenshot(path=str(shots / "2-label-malicious.png"), full_page=True)
     assert page.evaluate("() => window.__xss === undefined")
     assert page.locator("img[src='x']").count() == 0
 
-    seen = []
+    seen, code_blocks = [], 0
     for n in range(3):
-        caption = _item_caption(page)
-        seen.append(caption)
+        _idle(page)  # a key pressed while the next item is being drawn can be lost
         for key, label in KEYS:
             page.keyboard.press(key)
             _selected(page, label).wait_for()
-            _idle(page)
-        if n == 0:
-            page.screenshot(path=str(shots / "3-answered.png"), full_page=True)
         page.get_by_text("Ready: press Enter to submit.").wait_for()
         _idle(page)
+        seen.append(_item_caption(page))
+        code = page.get_by_test_id("stCode")
+        if code.count():
+            code_blocks += 1
+            assert "def refund_window(order):" in code.first.inner_text()
+            page.screenshot(path=str(shots / "3-long-answer-with-code.png"), full_page=True)
+        if n == 0:
+            page.screenshot(path=str(shots / "3-answered.png"), full_page=True)
         page.keyboard.press("Enter")
         page.get_by_text(f"This session: {n + 1} labelled").wait_for()
     assert len(set(seen)) == 3, seen
+    assert code_blocks == 1  # the long answer's fenced block, shown as code
     page.screenshot(path=str(shots / "4-after-three.png"), full_page=True)
     assert page.evaluate("() => window.__xss === undefined")
 
@@ -108,7 +113,7 @@ def test_keyboard_only_labelling_in_chromium(serve_app, page, tmp_path: Path):
         other.screenshot(path=str(shots / "5-admin-queue.png"), full_page=True)
         other.get_by_role("link", name="Reviewers").click()
         other.get_by_role("heading", name="Reviewers").wait_for()
-        row = other.get_by_role("row").filter(has_text="ann")
+        row = other.get_by_role("row").filter(has_text="ann").first
         row.wait_for()
         other.screenshot(path=str(shots / "6-admin-reviewers.png"), full_page=True)
         cells = [c.strip() for c in row.inner_text().split("\t")]
