@@ -193,3 +193,9 @@ def test_usage_errors_exit_2(sqlite_env, tmp_path):
     assert result.exit_code == 2
     assert f"{bad}:line 2: (id b) field 'output': required" in result.output
     assert f"{bad}:line 3: not valid JSON" in result.output
+
+
+def test_outputs_for_other_suites_are_not_stray(sqlite_env):
+    result = gate(sqlite_env, FAST_SUITES[1], "--outputs", str(GOOD), "--no-record")
+    assert result.exit_code == 0, result.output
+    assert "match no case" not in result.output
