@@ -61,6 +61,8 @@ item = current.item
 @st.fragment(run_every=label.TICK_SECONDS)
 def _status() -> None:
     """Renews the lease while the reviewer reads, and keeps the countdowns current."""
+    if ui.live_session() is None:  # expired or logged out elsewhere while the page sat open
+        st.rerun(scope="app")
     held: label.Current | None = st.session_state.get(state.CURRENT_ITEM)
     if held is None:
         return

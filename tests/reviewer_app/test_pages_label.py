@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -150,3 +152,15 @@ def test_logging_out_revokes_the_token_and_gives_the_item_back(store):
     assert [i.value for i in at.info] == ["Logged out."]
     assert session.resume(store, token_session) is None
     assert claim(store, get_reviewer(store, "bea")).item_id == held
+
+
+def test_a_short_lease_is_renewed_on_the_next_run_and_says_so(store):
+    at = as_user(store, "ann", "pages/1_Label.py")
+    current = at.session_state[state.CURRENT_ITEM]
+    short = replace(current, lease_expires_at=datetime.now(UTC) + timedelta(seconds=30))
+    at.session_state[state.CURRENT_ITEM] = short
+    at.run()
+    renewed = at.session_state[state.CURRENT_ITEM]
+    assert renewed.renewals == 1
+    assert renewed.lease_expires_at > short.lease_expires_at + timedelta(minutes=5)
+    assert any("renewed 1×" in c.value for c in at.caption)
