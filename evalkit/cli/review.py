@@ -296,3 +296,38 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, float) and value != value:  # NaN
         return None
     return str(value)
+
+
+@queue_app.command("add-gold")
+@translate_errors
+def queue_add_gold(
+    file: Annotated[
+        Path, typer.Argument(help='JSONL: {"response_id": ..., "labels": {HEAD: VALUE}}')
+    ],
+    queue: Annotated[str, typer.Option(help="Queue to add to.")] = "default",
+) -> None:
+    """Add gold items (responses with known answers) that measure each reviewer's accuracy."""
+    from evalkit.sample import add_gold
+
+    answers: dict[str, dict[str, str]] = {}
+    try:
+        lines = file.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise UsageError(f"cannot read {str(file)!r}: {exc.strerror or exc}") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            answers[str(row["response_id"])] = dict(row["labels"])
+        except (ValueError, KeyError, TypeError):
+            raise UsageError(
+                f'{file}:line {number}: expected {{"response_id": ..., "labels": {{...}}}}'
+            ) from None
+    result = add_gold(open_db(), answers, queue=queue)
+    console.print(
+        f"{len(result.added)} gold item(s) added to '{queue}', {len(result.already)} already "
+        f"there, {len(result.missing)} unknown response id(s)"
+    )
+    if result.missing:
+        raise typer.Exit(1)

@@ -26,7 +26,7 @@ def active_scores(
     if active is None:
         raise UsageError(NO_CLASSIFIER.format(strategy=request.strategy))
     try:
-        from evalkit.guard import Guard  # type: ignore[attr-defined]
+        from evalkit.guard import Guard
     except ImportError as exc:
         raise UsageError(f"the guard stage is not available to score responses: {exc}") from None
     rows = store.population(

@@ -141,11 +141,12 @@ def active_classifier(db: Database) -> dict[str, Any] | None:
     return dict(row._mapping) if row is not None else None
 
 
-def responses_by_ids(db: Database, ids: Sequence[str]) -> list[Any]:
+def responses_by_ids(db: Database, ids: Sequence[str]) -> list[Any]:  # ResponseRecord
     """Full response records for ``ids`` (for scoring), in id order."""
+    from evalkit.records import ResponseRecord
     from evalkit.store.mappers import response_from_row
 
-    out = []
+    out: list[ResponseRecord] = []
     with db.reader() as conn:
         for start in range(0, len(ids), 500):
             chunk = list(ids[start : start + 500])

@@ -71,3 +71,18 @@ def test_reviewer_accounts(env, store_url):
     missing = run(env, "reviewers", "token", "zed")
     assert missing.exit_code == 1 and "no reviewer named 'zed'" in missing.output
     assert "alpha" in run(env, "agreement").stdout
+
+
+def test_add_gold(env, tmp_path):
+    path = tmp_path / "gold.jsonl"
+    path.write_text(
+        '{"response_id": "r-0001", "labels": {"hallucination": "yes"}}\n'
+        '{"response_id": "nope", "labels": {"harm": "none"}}\n'
+    )
+    done = run(env, "queue", "add-gold", str(path))
+    assert done.exit_code == 1 and "1 gold item(s) added" in done.stdout
+    assert "1 unknown response id(s)" in done.stdout
+    assert json.loads(run(env, "queue", "status", "--json").stdout)["gold"] == 1
+    path.write_text('{"response_id": "r-0002", "labels": {"hallucination": "maybe"}}\n')
+    bad = run(env, "queue", "add-gold", str(path))
+    assert bad.exit_code == 2 and "hallucination cannot be 'maybe'" in bad.output
