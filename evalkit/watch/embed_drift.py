@@ -56,10 +56,15 @@ def _whiten(x: np.ndarray, dims: int) -> np.ndarray:
     labels, so it is computed once and every permutation reuses it.
     """
     centred = x - x.mean(axis=0)
-    _, sing, vt = np.linalg.svd(centred, full_matrices=False)
-    keep = min(dims, vt.shape[0])
-    var = sing[:keep] ** 2 / max(len(x) - 1, 1)
-    return centred @ vt[:keep].T / np.sqrt(var + var.mean())
+    n = len(x)
+    # the n × n Gram matrix's eigenvectors are the component scores (texts are fewer than
+    # dimensions here, and this is several times faster than an SVD of the data)
+    eigvals, eigvecs = np.linalg.eigh(centred @ centred.T)
+    keep = min(dims, n)
+    top_vals = np.clip(eigvals[::-1][:keep], 0, None)
+    scores = eigvecs[:, ::-1][:, :keep] * np.sqrt(top_vals)
+    var = top_vals / max(n - 1, 1)
+    return scores / np.sqrt(var + var.mean() + 1e-12)
 
 
 def domain_auc(z: np.ndarray, labels: np.ndarray, folds: np.ndarray) -> np.ndarray | float:

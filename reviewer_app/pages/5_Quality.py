@@ -11,7 +11,16 @@ from evalkit.records import utcnow
 st.set_page_config(page_title="Quality · evalkit", page_icon=":material/monitoring:", layout="wide")
 session = ui.require_session("Quality")
 db = ui.database()
-index = vm.quality_index(db, ui.settings())
+
+
+@st.cache_resource(ttl=300, show_spinner="Computing the quality index…")
+def _index(store_url: str, data_dir: str) -> vm.QualityIndex:
+    # every click reruns the page; the index (rules, drift, embeddings) is computed once in 5 min
+    return vm.quality_index(ui.database(), ui.settings())
+
+
+settings = ui.settings()
+index = _index(settings.resolved_database_url, str(settings.data_dir))
 view = index.view
 queue = admin.overview(admin.status(db, session.reviewer, now=utcnow()))
 
