@@ -89,8 +89,9 @@ def gate_run(
     ] = None,
     max_drop: Annotated[float | None, typer.Option("--max-drop", min=0, max=1)] = None,
     alpha: Annotated[
-        float, typer.Option("--alpha", min=0, max=1, help="McNemar significance level.")
-    ] = 0.05,
+        float | None,
+        typer.Option("--alpha", min=0, max=1, help="McNemar significance level (0.05)."),
+    ] = None,
     classifier: Annotated[
         str | None, typer.Option("--classifier", help="Guard artifact for `risk` assertions.")
     ] = None,
@@ -100,7 +101,7 @@ def gate_run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the verdict line.")] = False,
 ) -> None:
     """Judge a candidate on golden suites; exit 0 if every suite passes, 1 if one fails."""
-    from evalkit.gate import Thresholds, load_outputs, load_suites, run_gate
+    from evalkit.gate import load_outputs, load_suites, run_gate
 
     sources = [s for s in (outputs, endpoint, call) if s is not None]
     if len(sources) != 1:
@@ -128,7 +129,7 @@ def gate_run(
             candidate,
         )
     base = load_outputs(baseline) if baseline is not None else None
-    overrides = Thresholds(pass_rate=pass_rate, max_drop=max_drop, alpha=alpha)
+    overrides = {"pass_rate": pass_rate, "max_drop": max_drop, "alpha": alpha}
     if classifier is None and _uses(loaded, "risk"):
         classifier = _active_classifier()
     results = run_gate(

@@ -16,9 +16,10 @@ Four rules, each reported with its numbers whether it held or not:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from evalkit.gate.evaluate import CaseResult
 from evalkit.gate.stats import mcnemar_exact
@@ -142,9 +143,10 @@ def decide(
     started_at: datetime,
     finished_at: datetime,
     baseline: tuple[str, list[CaseResult]] | None = None,
-    overrides: Thresholds | None = None,
+    overrides: Mapping[str, Any] | None = None,
 ) -> GateResult:
-    """Apply the rules; ``overrides`` (from the command line) replace the suite's values."""
+    """Apply the rules; ``overrides`` (``pass_rate``, ``max_drop``, ``alpha``, ``tags`` from the
+    command line; ``None`` values ignored) replace the suite's values."""
     t = _merge(suite.thresholds, overrides)
     rules: list[Rule] = []
     overall = rate(results)
@@ -220,16 +222,8 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
 
 
-def _merge(base: Thresholds, overrides: Thresholds | None) -> Thresholds:
-    if overrides is None:
-        return base
-    changes = {
-        key: getattr(overrides, key)
-        for key in ("pass_rate", "max_drop")
-        if getattr(overrides, key) is not None
-    }
-    if overrides.alpha != Thresholds().alpha:
-        changes["alpha"] = overrides.alpha
-    if overrides.tags:
-        changes["tags"] = {**base.tags, **overrides.tags}
+def _merge(base: Thresholds, overrides: Mapping[str, Any] | None) -> Thresholds:
+    changes = {k: v for k, v in (overrides or {}).items() if v is not None}
+    if "tags" in changes:
+        changes["tags"] = {**base.tags, **changes["tags"]}
     return replace(base, **changes)

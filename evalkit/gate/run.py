@@ -6,14 +6,14 @@ changed assertion then moves both sides alike, and the comparison is of outputs 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from evalkit.gate.evaluate import RunOptions, evaluate
 from evalkit.gate.outputs import OutputSet
 from evalkit.gate.policy import GateResult, decide
-from evalkit.gate.suite import Suite, SuiteError, Thresholds, load_suite
+from evalkit.gate.suite import Suite, SuiteError, load_suite
 from evalkit.records import utcnow
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ def gate_suite(
     candidate: OutputSet,
     *,
     baseline: OutputSet | None = None,
-    overrides: Thresholds | None = None,
+    overrides: Mapping[str, Any] | None = None,
     options: RunOptions | None = None,
 ) -> GateResult:
     started = utcnow()
@@ -72,7 +72,7 @@ def run_gate(
     candidate: OutputSet,
     *,
     baseline: OutputSet | None = None,
-    overrides: Thresholds | None = None,
+    overrides: Mapping[str, Any] | None = None,
     options: RunOptions | None = None,
 ) -> list[GateResult]:
     """Gate ``candidate`` on every suite; the run passes when every suite does."""

@@ -151,6 +151,11 @@ def test_not_significant_drop_does_not_fail_alone(sqlite_env, tmp_path):
     result = gate(sqlite_env, str(suite), "--outputs", str(cand), "--baseline", str(base))
     assert result.exit_code == 0, result.output
     assert "not significant at α = 0.05" in result.output
+    # A looser significance level from the command line makes the same flips decisive.
+    loose = gate(
+        sqlite_env, str(suite), "--outputs", str(cand), "--baseline", str(base), "--alpha", "0.6"
+    )
+    assert loose.exit_code == 1 and "exact McNemar p = 0.5" in loose.output
     # The pass-rate floor still applies, from the command line too.
     result = gate(sqlite_env, str(suite), "--outputs", str(cand), "--pass-rate", "0.99")
     assert result.exit_code == 1
