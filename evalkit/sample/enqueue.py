@@ -16,7 +16,7 @@ from evalkit.errors import UsageError
 from evalkit.records import utcnow
 from evalkit.review.schema import head as schema_head
 from evalkit.review.types import EnqueueResult, NewItem
-from evalkit.store import queue as store
+from evalkit.store import enqueue as store
 
 #: Priority of flagged items (guard, rules) over sampled ones (0).
 HIGH_PRIORITY = 100

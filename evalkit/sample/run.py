@@ -150,7 +150,7 @@ def sample(
 
 
 def _count_overlap(db: Database, item_ids: Sequence[int]) -> int:
-    from evalkit.store.queue import count_overlap
+    from evalkit.store.enqueue import count_overlap
 
     return count_overlap(db, item_ids)
 

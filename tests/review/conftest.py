@@ -10,7 +10,7 @@ import pytest
 from evalkit.records import LabelHead, LabelRecord, ResponseRecord
 from evalkit.review import accounts
 from evalkit.review.types import NewItem, Reviewer
-from evalkit.store import queue as store_queue
+from evalkit.store import enqueue as store_queue
 from evalkit.store.database import Database
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)

@@ -186,7 +186,7 @@ def upgrade() -> None:
         "UPDATE review_items SET tenant = "
         "(SELECT responses.tenant FROM responses WHERE responses.id = review_items.response_id)"
     )
-    from evalkit.store.queue import serve_key
+    from evalkit.store.enqueue import serve_key
 
     conn = op.get_bind()
     items = sa.table(
