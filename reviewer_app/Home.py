@@ -16,6 +16,7 @@ from views.session import login, remaining_text, start_page
 st.set_page_config(page_title="evalkit review", page_icon=":material/rate_review:", layout="wide")
 
 session = ui.live_session()
+ui.navigation(session)
 if session is None:
     st.title("evalkit review")
     notice = st.session_state.pop(state.LOGIN_NOTICE, None)
@@ -38,12 +39,8 @@ else:
     st.write(f"Role: **{session.role}** · {remaining_text(session, datetime.now(UTC))}")
     tenants = session.reviewer.tenants
     st.write("Tenants: " + (", ".join(tenants) if tenants is not None else "all"))
-    st.page_link("pages/1_Label.py", label="Label", icon=":material/label:")
-    if session.role in ("adjudicator", "admin"):
-        st.page_link("pages/2_Adjudicate.py", label="Adjudicate", icon=":material/gavel:")
-    if session.role == "admin":
-        st.page_link("pages/3_Queue.py", label="Queue", icon=":material/queue:")
-        st.page_link("pages/4_Reviewers.py", label="Reviewers", icon=":material/group:")
+    for page, name in ui.allowed_pages(session):
+        st.page_link(page, label=name)
     if st.button("Log out"):
         ui.log_out()
         st.rerun()

@@ -8,6 +8,7 @@ tests call directly.
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 
 import streamlit as st
 
@@ -70,9 +71,43 @@ def require_session(page: str) -> AppSession:
     if not may_open(session, page):
         st.error(f"The {page} page is not open to the {session.role} role.")
         st.stop()
-    with st.sidebar:
-        st.caption(f"Signed in as {session.display_name} ({session.role})")
+    navigation(session)
     return session
+
+
+#: The app's folder: pages are found here, so a stage adding ``pages/N_Name.py`` is listed.
+APP_DIR = Path(__file__).resolve().parents[1]
+
+
+def navigation(session: AppSession | None) -> None:
+    """The sidebar: only the pages this role may open (Streamlit's own list shows them all)."""
+    st.set_option("client.showSidebarNavigation", False)
+    with st.sidebar:
+        st.page_link("Home.py", label="Home", icon=":material/home:")
+        if session is None:
+            return
+        for page, name in allowed_pages(session):
+            st.page_link(page, label=name)
+        st.caption(f"Signed in as {session.display_name} ({session.role})")
+
+
+def allowed_pages(session: AppSession) -> list[tuple[str, str]]:
+    """(``pages/3_Queue.py``, ``Queue``) for every page of ``pages/`` the role may open."""
+    found = sorted((APP_DIR / "pages").glob("*.py"), key=_page_order)
+    named = [(f"pages/{p.name}", page_name(p.name)) for p in found]
+    return [(page, name) for page, name in named if may_open(session, name)]
+
+
+def page_name(filename: str) -> str:
+    """``3_Queue.py`` → ``Queue``, as Streamlit names a page from its file."""
+    stem = filename.removesuffix(".py")
+    number, _, rest = stem.partition("_")
+    return (rest if number.isdigit() and rest else stem).replace("_", " ")
+
+
+def _page_order(path: Path) -> tuple[int, str]:
+    number = path.name.partition("_")[0]
+    return (int(number) if number.isdigit() else 10**6, path.name)
 
 
 def _give_back(session: AppSession) -> None:

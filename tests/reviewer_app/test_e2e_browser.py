@@ -64,6 +64,10 @@ def test_keyboard_only_labelling_in_chromium(serve_app, page, tmp_path: Path):
     _login(page, app, "ann")
     page.get_by_role("heading", name="Label").wait_for()
     page.get_by_text("SLA: due in").wait_for()
+    # the sidebar lists the pages a reviewer may open, and only those
+    sidebar = page.get_by_test_id("stSidebar")
+    assert sidebar.get_by_role("link", name="Label").count() == 1
+    assert sidebar.get_by_role("link", name="Queue").count() == 0
 
     # The malicious response is on screen as text, and neither the script nor the handler ran.
     page.get_by_text("<script>window.__xss = 'script'</script>", exact=False).wait_for()

@@ -162,3 +162,21 @@ def test_pages_by_role(store):
         "root": ["Label", "Adjudicate", "Queue", "Reviewers"],
         "root starts": "pages/3_Queue.py",
     }
+
+
+def test_the_sidebar_lists_the_pages_a_role_may_open(store):
+    from views import ui
+
+    assert ui.page_name("3_Queue.py") == "Queue"
+    assert ui.page_name("12_Drift_report.py") == "Drift report"
+    listed = {}
+    for name in ("ann", "judy", "root"):
+        got = session.login(store, name, PASSWORD, minutes=5)
+        assert isinstance(got, session.AppSession)
+        listed[name] = [label for _, label in ui.allowed_pages(got)]
+    assert listed["ann"] == ["Label"]
+    assert listed["judy"] == ["Label", "Adjudicate"]
+    # every page file is listed for an admin, later stages' pages (5+) included
+    files = sorted(p.name for p in (ui.APP_DIR / "pages").glob("*.py"))
+    assert len(listed["root"]) == len(files)
+    assert listed["root"][:4] == ["Label", "Adjudicate", "Queue", "Reviewers"]
