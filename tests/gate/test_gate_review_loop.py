@@ -15,8 +15,7 @@ from evalkit.gate.align import align, parse_spec
 from evalkit.gate.from_review import add_to_suite, cases_from_review
 from evalkit.records import LabelHead, LabelRecord, ResponseRecord
 from evalkit.review import accounts, claim, submit
-from evalkit.review.types import NewItem
-from evalkit.store import queue as store_queue
+from evalkit.sample import enqueue_flagged
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 # (response, humans say it hallucinates): the check `not_contains "90 days"` flags 4 of them.
@@ -119,8 +118,7 @@ def reviewed_failure(db):
         ],
     )
     ann = accounts.add_reviewer(db, "ann")
-    items = [NewItem(rid, "random", 0.1) for rid in ids[:2]]
-    store_queue.insert_items(db, "default", items, T0)
+    enqueue_flagged(db, ids[:2], reason="test", now=T0)
     for _ in range(2):
         got = claim(db, ann, now=T0)
         verdict = "yes" if got.response.id == ids[0] else "no"

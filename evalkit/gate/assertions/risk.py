@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from evalkit.gate.registry import Check, Outcome, assertion, skipped, verdict
@@ -59,6 +60,10 @@ def risk(checks: Sequence[Check]) -> list[Outcome]:
         else:
             by_path.setdefault(str(path), []).append(i)
     for path, positions in by_path.items():
+        if not Path(path).exists():  # say so before importing the guard and its libraries
+            for i in positions:
+                outcomes[i] = Outcome("error", f"cannot load the classifier {path}: no such folder")
+            continue
         try:
             guard = _guard(path)
         except ImportError:
