@@ -282,6 +282,11 @@ def _render(results: list[GateResult], *, quiet: bool) -> None:
             console.print(f"    ✗ {escape(r.case.id)}{flag}: {why}", highlight=False)
         if len(failing) > 10:
             console.print(f"    … and {len(failing) - 10} more failing (see --json)")
+        for r in g.skipped[:5]:
+            why = escape("; ".join(r.reasons())[:200])
+            console.print(f"    [yellow]skipped[/] {escape(r.case.id)}: {why}", highlight=False)
+        if len(g.skipped) > 5:
+            console.print(f"    … and {len(g.skipped) - 5} more skipped (see --json)")
         if g.flaky:
             ids = ", ".join(r.case.id for r in g.flaky[:10])
             console.print(f"  [yellow]flaky[/] ({len(g.flaky)}): {escape(ids)}", highlight=False)

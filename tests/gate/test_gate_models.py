@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 
@@ -102,3 +105,83 @@ def test_export_loads_as_a_deepeval_dataset(tmp_path):
     from evalkit.gate.export import evaluation_dataset
 
     assert len(evaluation_dataset(load_suite(GOLDEN / "refusals.yaml")).goldens) == 8
+
+
+class StandInJudge(BaseHTTPRequestHandler):
+    """An OpenAI-compatible judge on loopback: GEval asks it for evaluation steps, then for a
+    score; one JSON answer carries both. ``score`` is what it gives every answer."""
+
+    score = 9
+    models: ClassVar[list[str]] = []
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        StandInJudge.models.append(body.get("model"))
+        content = json.dumps({"steps": ["Is it polite?"], "score": self.score, "reason": "judged"})
+        data = json.dumps(
+            {
+                "id": "j",
+                "object": "chat.completion",
+                "created": 0,
+                "model": body.get("model"),
+                "choices": [
+                    {"index": 0, "finish_reason": "stop",
+                     "message": {"role": "assistant", "content": content}}
+                ],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+            }
+        ).encode()  # fmt: skip
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.mark.slow
+def test_llm_judge_metrics_run_against_a_configured_judge(tmp_path):
+    from typer.testing import CliRunner
+
+    from evalkit.cli import app
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), StandInJudge)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    judge = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    geval = {
+        "type": "deepeval:GEval",
+        "value": {"criteria": "Is the answer polite?"},
+        "threshold": 0.5,
+    }
+    suite = write_suite(tmp_path / "j.yaml", [case("polite", geval)])
+    outputs = tmp_path / "o.jsonl"
+    outputs.write_text('{"id": "polite", "output": "It ships today, thanks for asking!"}\n')
+    argv = [
+        "gate",
+        str(suite),
+        "--outputs",
+        str(outputs),
+        "--no-record",
+        "--json",
+        str(tmp_path / "r.json"),
+    ]
+    env = {"EVALKIT_DATA_DIR": str(tmp_path / "d")}
+    try:
+        skipped = CliRunner().invoke(app, argv, env=env)
+        assert skipped.exit_code == 1  # not judged: never a pass, and the case is not counted
+        assert "needs an LLM judge" in skipped.output
+        env |= {"EVALKIT_JUDGE_BASE_URL": judge, "EVALKIT_JUDGE_MODEL": "judge-1"}
+        StandInJudge.score = 9
+        good = CliRunner().invoke(app, argv, env=env)
+        assert good.exit_code == 0, good.output
+        (run,) = json.loads((tmp_path / "r.json").read_text())["suites"][0]["cases"][0]["runs"]
+        assert run["assertions"][0]["score"] == pytest.approx(0.9)
+        StandInJudge.score = 2
+        bad = CliRunner().invoke(app, argv, env=env)
+        assert bad.exit_code == 1 and "score 0.200 (threshold 0.5)" in bad.output
+        assert set(StandInJudge.models) == {"judge-1"}
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
