@@ -16,8 +16,9 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 
 if TYPE_CHECKING:
     from evalkit.capture.recorder import Recorder
+    from evalkit.guard import Guard
 
-__all__ = ["Recorder", "__version__"]
+__all__ = ["Guard", "Recorder", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
@@ -26,4 +27,8 @@ def __getattr__(name: str) -> Any:
         from evalkit.capture.recorder import Recorder
 
         return Recorder
+    if name == "Guard":
+        from evalkit.guard import Guard
+
+        return Guard
     raise AttributeError(f"module 'evalkit' has no attribute {name!r}")

@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from evalkit import __version__
-from evalkit.api import feedback, health, queue, responses
+from evalkit.api import check, feedback, health, metrics, queue, responses
 from evalkit.errors import EvalkitError, NotFoundError, StoreError, UsageError
 from evalkit.settings import Settings
 from evalkit.store.database import Database
@@ -42,6 +42,7 @@ def create_app(settings: Settings, *, require_auth: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        check.close_guard(_app)
         db.dispose()
 
     app = FastAPI(title="evalkit", version=__version__, description=DESCRIPTION, lifespan=lifespan)
@@ -54,6 +55,10 @@ def create_app(settings: Settings, *, require_auth: bool = True) -> FastAPI:
     app.include_router(responses.router)
     app.include_router(feedback.router)
     app.include_router(queue.router)
+    # The guard loads the active classifier once, here, so the first /v1/check is not slow.
+    check.setup_guard(app, settings, db)
+    app.include_router(check.router)
+    app.include_router(metrics.router)
     return app
 
 

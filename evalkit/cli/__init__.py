@@ -31,6 +31,7 @@ from evalkit.cli.demo import demo
 from evalkit.cli.gate import gate_app
 from evalkit.cli.golden import golden_app
 from evalkit.cli.ingest import ingest, labels_app
+from evalkit.cli.learn import classifiers_app, score, train
 from evalkit.cli.review import agreement, queue_app, reviewers_app, sample
 from evalkit.cli.serve import serve
 from evalkit.cli.store_admin import db_app, purge, summary
@@ -50,12 +51,15 @@ app.add_typer(golden_app, name="golden")
 app.add_typer(reviewers_app, name="reviewers")
 app.add_typer(queue_app, name="queue")
 app.add_typer(watch_app, name="watch")
+app.add_typer(classifiers_app, name="classifiers")
 app.command()(ingest)
 app.command()(demo)
 app.command()(summary)
 app.command()(purge)
 app.command()(sample)
 app.command()(agreement)
+app.command()(train)
+app.command()(score)
 app.command()(serve)
 app.command()(report)
 

@@ -1,0 +1,143 @@
+"""``POST /v1/check``: the guard over HTTP, for services that cannot embed it in-process.
+
+One check (``{"prompt", "response", "context", "meta", "id"}``) or ``{"items": [...]}`` (at most
+``MAX_ITEMS``). The answer is the in-process ``Verdict.as_dict()``, one per item, so the two
+agree. 401 without the token, 413 for a body over ``MAX_BODY_BYTES`` or too many items, 422 for a
+body that is not a check (each problem named), 503 when no classifier is loaded.
+
+The classifier is loaded once, when the app is built (``setup_guard``): the active version in
+the store, if there is one. Scoring runs in FastAPI's thread pool; verdicts are recorded in the
+background (``evalkit.guard.recording``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from evalkit.api.auth import require_token
+from evalkit.api.body import _body_within
+from evalkit.api.metrics import GuardMetrics, metrics_registry
+
+log = logging.getLogger("evalkit.api")
+
+MAX_ITEMS = 256
+MAX_BODY_BYTES = 4 * 1024 * 1024
+NO_CLASSIFIER = (
+    "no classifier is loaded: train one (`evalkit train`) and restart "
+    "`evalkit serve`; the guard loads the active version at start"
+)
+
+router = APIRouter(prefix="/v1", tags=["guard"], dependencies=[Depends(require_token)])
+
+
+class CheckItem(BaseModel):
+    """One response to check before it is sent."""
+
+    model_config = ConfigDict(extra="forbid")
+    response: str
+    prompt: str = ""
+    context: str | list[str] | None = None
+    id: str | None = Field(
+        default=None,
+        max_length=128,
+        description="The response's id, so a flagged one can be reviewed.",
+    )
+    confidence: float | None = Field(default=None, ge=0, le=1)
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+class CheckBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    items: list[CheckItem]
+
+
+def setup_guard(app: FastAPI, settings: Any, db: Any) -> None:
+    """Load the store's active classifier once (or none) and register the guard's metrics."""
+    from evalkit.store.classifiers import active_version
+
+    app.state.guard = None
+    app.state.guard_metrics = GuardMetrics(metrics_registry(app))
+    if active_version(db) is None:
+        return
+    from evalkit.guard import Guard
+
+    guard = Guard.active(db, settings=settings, record=True)
+    app.state.guard = guard
+    if guard is not None:
+        app.state.guard_metrics.version.labels(version=guard.classifier_version).set(1)
+
+
+def close_guard(app: FastAPI) -> None:
+    guard = getattr(app.state, "guard", None)
+    if guard is not None:
+        guard.close()
+
+
+def live_version(app: FastAPI) -> str | None:
+    guard = getattr(app.state, "guard", None)
+    return None if guard is None else guard.classifier_version
+
+
+def _parse(raw: bytes) -> tuple[list[CheckItem], bool]:
+    try:
+        payload = json.loads(raw)
+    except ValueError as exc:
+        raise _unprocessable([{"loc": "body", "msg": f"not valid JSON ({exc})"}]) from None
+    batch = isinstance(payload, dict) and "items" in payload
+    if batch and isinstance(payload["items"], list) and len(payload["items"]) > MAX_ITEMS:
+        raise HTTPException(
+            status.HTTP_413_CONTENT_TOO_LARGE,
+            f"a batch holds at most {MAX_ITEMS} items, this one has "
+            f"{len(payload['items'])}; split it",
+        )
+    try:
+        if batch:
+            return CheckBatch.model_validate(payload).items, True
+        return [CheckItem.model_validate(payload)], False
+    except ValidationError as exc:
+        raise _unprocessable(
+            [
+                {"loc": ".".join(str(p) for p in err["loc"]) or "body", "msg": err["msg"]}
+                for err in exc.errors()
+            ]
+        ) from None
+
+
+def _unprocessable(problems: list[dict[str, str]]) -> HTTPException:
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=problems)
+
+
+async def _body(request: Request) -> bytes:
+    return await _body_within(
+        request, min(MAX_BODY_BYTES, request.app.state.settings.max_request_bytes)
+    )
+
+
+@router.post("/check", summary="Score responses before they are sent")
+def check(request: Request, raw: Annotated[bytes, Depends(_body)]) -> Any:
+    """One check, or ``{"items": [...]}``: scores per head, the action, the version."""
+    metrics: GuardMetrics = request.app.state.guard_metrics
+    started = time.perf_counter()
+    try:
+        items, batch = _parse(raw)
+        guard = request.app.state.guard
+        if guard is None:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, NO_CLASSIFIER)
+        verdicts = guard.check_many([item.model_dump() for item in items])
+    except HTTPException as exc:
+        metrics.requests.labels(status=str(exc.status_code)).inc()
+        raise
+    metrics.requests.labels(status="200").inc()
+    metrics.checks.inc(len(verdicts))
+    for verdict in verdicts:
+        for head in verdict.heads or ("none",):
+            metrics.actions.labels(head=head, action=verdict.decided).inc()
+    metrics.latency.observe(time.perf_counter() - started)
+    answers = [verdict.as_dict() for verdict in verdicts]
+    return {"results": answers} if batch else answers[0]

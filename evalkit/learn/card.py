@@ -1,0 +1,95 @@
+"""The model card: what a reviewer of a classifier needs before trusting its flags."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def _point(block: dict[str, Any]) -> str:
+    return (
+        f"threshold {_fmt(block['threshold'])}: precision {_fmt(block['precision'])}, "
+        f"recall {_fmt(block['recall'])}, flags {_fmt(block['flagged_share'])} of responses"
+    )
+
+
+def summary_lines(metadata: dict[str, Any]) -> list[str]:
+    """One line per head (and per skipped head): what the CLI and the demo print."""
+    lines = []
+    for head, meta in metadata["heads"].items():
+        held = meta["held_out"]
+        block = held["at_block_threshold"]
+        lines.append(
+            f"{head}: {meta['counts']['labelled']} labels ({meta['counts']['positive']} positive)"
+            f" · held-out AP {_fmt(held['ap'])}, ROC-AUC {_fmt(held['roc_auc'])}, "
+            f"ECE {_fmt(held['ece'])} · block ≥ {_fmt(meta['thresholds']['block'])} "
+            f"(precision {_fmt(block['precision'])}, recall {_fmt(block['recall'])}), "
+            f"review ≥ {_fmt(meta['thresholds']['review'])}"
+        )
+    for head, reason in metadata.get("skipped", {}).items():
+        lines.append(f"{head}: skipped ({reason})")
+    return lines
+
+
+def model_card(metadata: dict[str, Any]) -> str:
+    """MODEL_CARD.md for an artifact's metadata (library versions and hashes are added by the
+    artifact writer into metadata.json; the card names the essentials)."""
+    tp = metadata["target_precision"]
+    out = [
+        f"# Risk classifier {metadata['version']}",
+        "",
+        f"Trained {metadata['trained_at']} by `evalkit train` from the store's final labels. "
+        "Scores are calibrated probabilities; each head blocks at the lowest threshold whose "
+        f"out-of-fold precision reached {tp:g} and sends to review at the threshold that "
+        f"catches {metadata['review_recall']:g} of the positives.",
+        "",
+        "Metrics are on a held-out split (grouped when records share a group or prompt) of a "
+        "model trained the same way on the rest; the shipped model is refitted on every label.",
+        "",
+        "## Summary",
+        "",
+        *[f"- {line}" for line in summary_lines(metadata)],
+        "",
+    ]
+    for head, meta in metadata["heads"].items():
+        held = meta["held_out"]
+        total = held["split"]["train"] + held["split"]["test"]
+        out += [
+            f"## {head}",
+            "",
+            f"- labels: {meta['counts']} · data sha256 `{meta['data_hash'][:16]}…`",
+            f"- model: `{meta['kind']}` linear model over word/char TF-IDF, prompt TF-IDF, "
+            f"static embeddings and cheap signals; calibration `{meta['calibration']}` "
+            f"(cross-validated log loss {meta['calibration_log_loss']})",
+            f"- held-out ({held['split']['test']} of {total}): AP {_fmt(held['ap'])}, "
+            f"ROC-AUC {_fmt(held['roc_auc'])}, ECE {_fmt(held['ece'])}, "
+            f"mean score {_fmt(held['mean_score'])} vs observed rate {_fmt(held['observed_rate'])}",
+            f"- block: {_point(held['at_block_threshold'])}",
+            f"- review: {_point(held['at_review_threshold'])}",
+            f"- shipped thresholds: block {_fmt(meta['thresholds']['block'])}, review "
+            f"{_fmt(meta['thresholds']['review'])}",
+            "",
+        ]
+        for name in ("by_model", "by_intent"):
+            if held[name]:
+                out += [
+                    f"| {name.removeprefix('by_')} | n | positives | AP | ECE |",
+                    "|---|---|---|---|---|",
+                ]
+                out += [
+                    f"| {k} | {v['n']} | {v['positives']} | {_fmt(v['ap'])} | {_fmt(v['ece'])} |"
+                    for k, v in held[name].items()
+                ]
+                out.append("")
+    if metadata.get("skipped"):
+        out += ["## Skipped heads", ""]
+        out += [f"- {head}: {reason}" for head, reason in metadata["skipped"].items()]
+        out.append("")
+    return "\n".join(out)
