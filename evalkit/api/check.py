@@ -21,7 +21,6 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evalkit.api.auth import require_token
-from evalkit.api.body import _body_within
 from evalkit.api.metrics import GuardMetrics, metrics_registry
 
 log = logging.getLogger("evalkit.api")
@@ -114,9 +113,23 @@ def _unprocessable(problems: list[dict[str, str]]) -> HTTPException:
 
 
 async def _body(request: Request) -> bytes:
-    return await _body_within(
-        request, min(MAX_BODY_BYTES, request.app.state.settings.max_request_bytes)
+    """The body, refused (413) once it is known to exceed the limit: from Content-Length before
+    reading, or while streaming one sent without it."""
+    limit = min(MAX_BODY_BYTES, request.app.state.settings.max_request_bytes)
+    declared = request.headers.get("content-length", "")
+    too_large = HTTPException(
+        status.HTTP_413_CONTENT_TOO_LARGE,
+        f"the request body is over {limit:,} bytes; send fewer or shorter items",
     )
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    parts, size = [], 0
+    async for part in request.stream():
+        size += len(part)
+        if size > limit:
+            raise too_large
+        parts.append(part)
+    return b"".join(parts)
 
 
 @router.post("/check", summary="Score responses before they are sent")
