@@ -139,7 +139,7 @@ def gate_runs(db: Database) -> pd.DataFrame:
 def texts(db: Database, ids: Sequence[str]) -> pd.DataFrame:
     """Prompt and response text of the given responses (for embeddings and examples)."""
     t = RESPONSES
-    out = []
+    out: list[Any] = []
     with db.reader() as conn:
         for start in range(0, len(ids), 500):
             chunk = list(ids[start : start + 500])
@@ -210,7 +210,7 @@ def open_alert(db: Database, *, key: str, rule: str, cell: dict[str, Any], state
             conn.execute(update(a).where(a.c.id == row.id).values(**fields))
             alert_id = row.id
         else:
-            alert_id = conn.execute(
+            inserted = conn.execute(
                 a.insert().values(
                     key=key,
                     rule=rule,
@@ -223,8 +223,10 @@ def open_alert(db: Database, *, key: str, rule: str, cell: dict[str, Any], state
                     notified_at=None,
                     notify_attempts=0,
                     **fields,
-                )  # fmt: skip
-            ).inserted_primary_key[0]
+                )
+            ).inserted_primary_key
+            assert inserted is not None
+            alert_id = inserted[0]
             _event(conn, alert_id, at, "opened", value, message)
         stored = conn.execute(select(a).where(a.c.id == alert_id)).mappings().one()
     return _alert(stored)

@@ -8,7 +8,7 @@ text that reaches the SVG (series names, cells) is XML-escaped.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from html import escape
 
@@ -26,7 +26,7 @@ def _fmt(v: float, percent: bool) -> str:
 
 
 def time_series(
-    series: dict[str, Sequence[tuple[datetime, float, float, float]]],
+    series: Mapping[str, Sequence[tuple[datetime, float, float, float]]],
     *,
     title: str,
     percent: bool = True,

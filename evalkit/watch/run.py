@@ -63,13 +63,15 @@ def embedding_kpi(db: Database, settings: Settings, *, seed: int = 0,
     def kpi(now, reference, by: str | None, text_field: str) -> pd.DataFrame:
         rng = np.random.default_rng(seed)
         rows = []
-        cells_now = now.traffic[by].fillna("∅").astype(str) if by else None
-        cells_ref = reference.traffic[by].fillna("∅").astype(str) if by else None
-        cells = sorted(set(cells_now)) if by else ["all"]
+        everything_now = pd.Series("all", index=now.traffic.index)
+        everything_ref = pd.Series("all", index=reference.traffic.index)
+        cells_now = now.traffic[by].fillna("∅").astype(str) if by else everything_now
+        cells_ref = reference.traffic[by].fillna("∅").astype(str) if by else everything_ref
+        cells = sorted(set(cells_now))
         alpha = 0.05 / max(len(cells), 1)  # Bonferroni over the cells compared
         for cell in cells:
-            cur = now.traffic if by is None else now.traffic.loc[cells_now == cell]
-            ref = reference.traffic if by is None else reference.traffic.loc[cells_ref == cell]
+            cur = now.traffic.loc[cells_now == cell]
+            ref = reference.traffic.loc[cells_ref == cell]
             cur = bounded(cur, settings.watch_embed_sample, rng)
             ref = bounded(ref, settings.watch_embed_sample, rng)
             vectors = []
@@ -90,7 +92,7 @@ def embedding_kpi(db: Database, settings: Settings, *, seed: int = 0,
                     np.nan,
                     np.nan,
                     min(result.n_current, result.n_reference),
-                    len(now.traffic) if by is None else int((cells_now == cell).sum()),
+                    int((cells_now == cell).sum()),
                     "permutation",
                     note,
                     result.drifted,

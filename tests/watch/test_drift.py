@@ -82,6 +82,7 @@ def test_embedding_drift_fires_on_an_injected_topic_and_stays_quiet_without_one(
     assert loud.auc > quiet.auc and loud.distance > loud.distance_threshold
 
 
+@pytest.mark.slow
 def test_embedding_drift_false_alarm_rate_is_near_alpha():
     """Over 100 pairs of windows with no shift, the detector fires in few of them."""
     rng = np.random.default_rng(4)
