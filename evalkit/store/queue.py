@@ -145,12 +145,8 @@ def _lock_candidate(
 def _lease(
     conn: Connection, item_id: int, reviewer_id: int, now: datetime, expires: datetime
 ) -> None:
-    # Leases that ran out are marked so: their holder's late submit then says "expired".
-    conn.execute(
-        update(A)
-        .where(A.c.review_item_id == item_id, A.c.status == "leased", A.c.lease_expires_at <= now)
-        .values(status="expired")
-    )
+    # Leases that ran out stay as they are: they no longer count (every check compares
+    # lease_expires_at with now), and their holder's late submit is refused as expired.
     values = {
         "status": "leased",
         "leased_at": now,
