@@ -25,6 +25,7 @@ def kpi_table(
     reference: WatchData,
     *,
     embedding_drift: Callable[[WatchData, WatchData, str | None, str], pd.DataFrame] | None = None,
+    max_rows: int = 5000,
 ) -> pd.DataFrame:
     """The KPI of ``rule`` for each cell of ``now`` (``reference``: the baseline window)."""
     m, by = rule.metric, rule.by
@@ -47,7 +48,7 @@ def kpi_table(
         )
         return kpis.mean_of(WatchData(frame, *_rest(now)), by, "tokens")
     if m == "psi":
-        return kpis.psi(now, reference, by, rule.feature or "")
+        return kpis.psi(now, reference, by, rule.feature or "", max_rows=max_rows)
     if m == "cohort_gap":
         return kpis.cohort_gap(now, by or "", rule.head or "", rule.min_gap)
     if m == "embedding_drift":

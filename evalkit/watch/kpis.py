@@ -21,7 +21,7 @@ import pandas as pd
 
 from evalkit.watch.compare import cohort_gaps, newcombe
 from evalkit.watch.data import SUCCESS, WatchData
-from evalkit.watch.drift import feature_drift
+from evalkit.watch.drift import bounded, feature_drift
 from evalkit.watch.estimate import RateEstimate, rates_by, score_rate, wilson
 
 COLUMNS = ["cell", "value", "low", "high", "n", "exposure", "method", "note"]
@@ -173,7 +173,9 @@ def outcome_drop(
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def psi(data: WatchData, reference: WatchData, by: str | None, feature: str) -> pd.DataFrame:
+def psi(
+    data: WatchData, reference: WatchData, by: str | None, feature: str, *, max_rows: int = 5000
+) -> pd.DataFrame:
     """PSI of ``feature`` per cell against the reference window.
 
     ``flagged`` says whether the shift is also significant (KS / chi-square p below 0.05
@@ -187,6 +189,10 @@ def psi(data: WatchData, reference: WatchData, by: str | None, feature: str) -> 
     rows = []
     for cell, count in exposure.items():
         cur, ref = now.loc[now_cells == cell, feature], before.loc[before_cells == cell, feature]
+        # a bounded, seeded sample per window: the cost stays flat however much traffic there is
+        rng = np.random.default_rng(0)
+        cur = bounded(cur.to_frame(), max_rows, rng)[feature]
+        ref = bounded(ref.to_frame(), max_rows, rng)[feature]
         if len(ref) == 0 or len(cur) == 0:
             rows.append(
                 [cell, np.nan, np.nan, np.nan, len(cur), int(count), "", "no reference", False]

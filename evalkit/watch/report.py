@@ -94,6 +94,17 @@ def _frame_table(frame: pd.DataFrame) -> str:
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
+ROUTE_COLUMNS = [
+    "model_id", "intent", "responses", "success_rate", "conversion_rate", "escalation_rate",
+    "model_cost", "review_cost", "cost_per_success", "roi",
+]  # fmt: skip
+EXAMPLE_ORDER = ["id", "created_at", "label_positive", "decision", "prompt", "response"]
+
+
+def _present(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[[c for c in ROUTE_COLUMNS if c in frame.columns]]
+
+
 def render(db: Database, view: Overview, data: WatchData, *, hourly_rate: float = 0.0,
            value_per_conversion: float = 0.0, examples_per_light: int = 8) -> str:  # fmt: skip
     """The report as one HTML string."""
@@ -138,6 +149,17 @@ def render(db: Database, view: Overview, data: WatchData, *, hourly_rate: float 
                 value_per_conversion=value_per_conversion,
             )
         ),
+        "<h2>Per model and route (intent): outcomes, cost per success, ROI</h2>",
+        _frame_table(
+            _present(
+                ops_table(
+                    data,
+                    ["model_id", "intent"],
+                    hourly_rate=hourly_rate,
+                    value_per_conversion=value_per_conversion,
+                )
+            )
+        ),
         "<h2>Responses behind the lights</h2>",
     ]
     if len(view.lights):
@@ -148,7 +170,8 @@ def render(db: Database, view: Overview, data: WatchData, *, hourly_rate: float 
                 f'<h3 id="{_anchor(r.key)}">{escape(r.rule)} · {escape(r.by)}={escape(r.cell)}'
                 f" ({escape(r.state)})</h3><p>{escape(r.reason)}</p>"
             )
-            parts.append(_frame_table(shown))
+            first = [c for c in EXAMPLE_ORDER if c in shown.columns]
+            parts.append(_frame_table(shown[first + [c for c in shown if c not in first]]))
     parts.append("</body></html>")
     return "\n".join(parts)
 

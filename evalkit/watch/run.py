@@ -127,7 +127,7 @@ def evaluate_rules(
         return WatchRun(datetime.now().astimezone(), [])
     data = watch_data.load(db, since=at - lookback(rule_list), until=at)
     kpi = embedding_kpi(db, settings, encode=encode)
-    states = evaluate(rule_list, data, at=at, embedding_drift=kpi)
+    states = evaluate(rule_list, data, at=at, embedding_drift=kpi, max_rows=settings.watch_max_rows)
     run = WatchRun(at, states)
     if record:
         from evalkit.watch.metrics import write_snapshot
