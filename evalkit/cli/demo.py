@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 DEMO_START = datetime(2026, 11, 2, tzinfo=UTC)
 
 
+#: The demo's alert rules: they turn the demo's regressing version and its drift event red.
+DEMO_RULES = Path(__file__).resolve().parents[1] / "demo" / "watch_rules.yaml"
+
 #: The loop's stages in order; ``--until`` names the last one to run.
 STAGES = ("capture", "review", "learn", "gate", "watch")
 
@@ -77,8 +80,12 @@ def demo(
         raise typer.Exit(EXIT_REJECTED)
     if last >= STAGES.index("review"):
         _review(db, seed=seed, truth=truth)
+    if last >= STAGES.index("learn"):
+        _learn(db, seed=seed)
     if last >= STAGES.index("gate"):
         _gate(db)
+    if last >= STAGES.index("watch"):
+        _watch(db)
     if serve if serve is not None else state.settings.demo_serve:
         _serve(api_port=api_port, app_port=app_port)
 
@@ -147,6 +154,45 @@ def _review(db: Database, *, seed: int, truth: dict[str, dict[str, Any]]) -> Non
         f"Queue {queue!r}: {status.pending} pending, {status.done} done, "
         f"{status.disputed} disputed, {status.overdue} overdue."
     )
+
+
+def _learn(db: Database, *, seed: int) -> None:
+    """Train the risk classifier on the final labels and make it the active one."""
+    from evalkit.learn.pipeline import train_demo_classifier
+
+    _stage("Learn: a calibrated risk classifier from the labels")
+    train_demo_classifier(
+        db, state.settings, seed=seed, log=lambda line: console.print(line, markup=False)
+    )
+
+
+def _watch(db: Database) -> None:
+    """Evaluate the demo's alert rules once and write the static report."""
+    from evalkit.watch.report import write_report
+    from evalkit.watch.rules import load_rules
+    from evalkit.watch.run import evaluate_rules
+
+    _stage("Watch: the quality index")
+    rules = load_rules(DEMO_RULES)
+    run = evaluate_rules(db, state.settings, list(rules), notify=False)
+    order = {"red": 0, "yellow": 1}
+    flagged = sorted((s for s in run.states if s.state in order), key=lambda s: order[s.state])
+    for s in flagged[:12]:
+        console.print(
+            f"  {s.state.upper():<6} {s.rule} [{s.by or 'all'}={s.cell}]: {s.reason}",
+            markup=False,
+            highlight=False,
+        )
+    if len(flagged) > 12:
+        console.print(f"  … and {len(flagged) - 12} more (evalkit watch --rules {DEMO_RULES})")
+    counts = {k: sum(s.state == k for s in run.states) for k in ("red", "yellow", "green")}
+    console.print(
+        f"{counts['red']} red, {counts['yellow']} yellow, {counts['green']} green; "
+        f"{len(run.opened)} open alerts."
+    )
+    out = state.settings.data_dir / "demo" / "report.html"
+    write_report(db, state.settings, list(rules), out)
+    console.print(f"Report: {out}")
 
 
 def _gate(db: Database) -> None:
