@@ -59,6 +59,10 @@ def create_app(settings: Settings, *, require_auth: bool = True) -> FastAPI:
     check.setup_guard(app, settings, db)
     app.include_router(check.router)
     app.include_router(metrics.router)
+    # watch's quality index (the last `evalkit watch` run, open alerts) on the same registry
+    from evalkit.watch.metrics import QualityIndexCollector
+
+    metrics.metrics_registry(app).register(QualityIndexCollector(db, settings))
     return app
 
 

@@ -26,7 +26,6 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from evalkit.settings import Settings
-from evalkit.store import watch as store
 from evalkit.store.database import Database
 
 STATE_VALUES = {"green": 0, "yellow": 1, "red": 2, "insufficient": -1}
@@ -93,6 +92,8 @@ class QualityIndexCollector(Collector):
                         family.add_metric(key, float(number))
                 state.add_metric([s["rule"], s["by"], s["cell"]], STATE_VALUES[s["state"]])
         yield from (value, low, high, state, last)
+        from evalkit.store import watch as store  # pandas: imported on the first scrape only
+
         alerts = GaugeMetricFamily(
             "evalkit_watch_open_alerts", "Open watch alerts per rule", labels=["rule"]
         )

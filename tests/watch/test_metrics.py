@@ -44,3 +44,20 @@ def test_collector_exposes_rates_with_bounds_states_and_open_alerts(tmp_path):
     assert 'evalkit_watch_open_alerts{rule="hall"} 1.0' in text
     assert "evalkit_watch_last_run_timestamp_seconds 1.7947872e+09" in text
     db.dispose()
+
+
+def test_the_api_serves_the_quality_index_on_metrics(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from evalkit.api.app import create_app
+
+    settings = Settings(data_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
+    state = CellState(
+        rule="hall", metric="hallucination_rate", by="model_version", cell="v2", state="red",
+        value=0.12, low=0.09, high=0.15, n=300, exposure_per_day=900, reason="r", action="a",
+        owner=None,
+    )  # fmt: skip
+    write_snapshot(settings, WatchRun(datetime(2026, 11, 16, tzinfo=UTC), [state]))
+    with TestClient(create_app(settings, require_auth=False)) as client:
+        body = client.get("/metrics").text
+    assert 'evalkit_watch_state{by="model_version",cell="v2",rule="hall"} 2.0' in body
