@@ -204,3 +204,33 @@ def test_outputs_for_other_suites_are_not_stray(sqlite_env):
     result = gate(sqlite_env, FAST_SUITES[1], "--outputs", str(GOOD), "--no-record")
     assert result.exit_code == 0, result.output
     assert "match no case" not in result.output
+
+
+def test_junit_tells_crashed_checks_from_failures_and_skips(sqlite_env, tmp_path):
+    suite = write_suite(
+        tmp_path / "s.yaml",
+        [
+            case("crash", {"type": "tests.gate.custom_checks.crashes"}),
+            case("fails", {"type": "contains", "value": "x"}),
+            case("unjudged", {"type": "risk", "value": "harm"}),
+            case("passes", {"type": "contains", "value": "o"}),
+        ],
+    )
+    rows = [{"id": i, "output": "ok"} for i in ("crash", "fails", "unjudged", "passes")]
+    outputs = write_outputs(tmp_path / "o.jsonl", rows)
+    junit = tmp_path / "j.xml"
+    result = gate(
+        sqlite_env, str(suite), "--outputs", str(outputs), "--junit", str(junit), "--no-record"
+    )
+    assert result.exit_code == 1
+    doc = etree.parse(str(junit))
+    SCHEMA.assertValid(doc)
+    (el,) = doc.getroot().findall("testsuite")
+    assert (el.get("tests"), el.get("failures"), el.get("errors"), el.get("skipped")) == (
+        "6",  # four cases and two rules (pass rate, critical)
+        "2",  # 'fails' and the pass-rate rule
+        "1",
+        "1",
+    )
+    assert "ZeroDivisionError" in el.find("testcase[@name='crash']/error").text
+    assert el.find("testcase[@name='unjudged']/skipped").get("message").startswith("risk: skipped:")

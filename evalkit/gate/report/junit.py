@@ -1,11 +1,11 @@
 """JUnit XML in the shape CI systems read (Jenkins, GitLab, GitHub test reporters).
 
 One ``<testsuite>`` per golden suite, one ``<testcase>`` per case (``classname`` = suite,
-``name`` = case id) whose ``<failure>`` carries the reasons, ``<skipped>`` for a case that could
-not be judged; and one more ``<testcase>`` per gate rule (``classname`` = ``SUITE.gate``), so a
-gate that fails on its pass rate or on a regression shows red in the test view even when each
-failing case is also listed. Flaky cases pass or fail by their verdict and say so in
-``<system-out>``.
+``name`` = case id) whose ``<failure>`` carries the reasons (``<error>`` when only a crashed
+assertion failed it), ``<skipped>`` for a case that could not be judged; and one more
+``<testcase>`` per gate rule (``classname`` = ``SUITE.gate``), so a gate that fails on its pass
+rate or on a regression shows red in the test view even when each failing case is also listed.
+Flaky cases pass or fail by their verdict and say so in ``<system-out>``.
 """
 
 from __future__ import annotations
@@ -29,6 +29,14 @@ def _seconds(g: GateResult) -> str:
     return f"{max(0.0, (g.finished_at - g.started_at).total_seconds()):.3f}"
 
 
+def _errored(r: CaseResult) -> bool:
+    """Failed only because an assertion crashed (a tooling problem, not a quality one): JUnit's
+    ``<error>`` rather than ``<failure>``, so CI tells the two apart."""
+    outcomes = [a.outcome.status for run in r.runs for a in run.assertions]
+    no_output = any(run.error is not None for run in r.runs)
+    return "error" in outcomes and "fail" not in outcomes and not no_output
+
+
 def _testcase(parent: ET.Element, suite: str, r: CaseResult) -> None:
     latencies = [run.latency_ms for run in r.runs if run.latency_ms is not None]
     time = sum(latencies) / 1000 / len(latencies) if latencies else 0.0
@@ -36,7 +44,8 @@ def _testcase(parent: ET.Element, suite: str, r: CaseResult) -> None:
     reasons = r.reasons()
     if r.verdict is False:
         first = reasons[0] if reasons else "failed"
-        failure = ET.SubElement(el, "failure", message=_clean(first[:500]), type="AssertionFailed")
+        tag, kind = ("error", "AssertionError") if _errored(r) else ("failure", "AssertionFailed")
+        failure = ET.SubElement(el, tag, message=_clean(first[:500]), type=kind)
         failure.text = _clean("\n".join(reasons))
     elif r.status == "skip":
         ET.SubElement(el, "skipped", message=_clean("; ".join(reasons)[:500] or "not judged"))
@@ -56,7 +65,9 @@ def junit_xml(results: Sequence[GateResult]) -> str:
     host = socket.gethostname() or "localhost"
     for i, g in enumerate(results):
         cases = len(g.results) + len(g.rules)
-        failures = sum(r.verdict is False for r in g.results) + sum(not r.passed for r in g.rules)
+        errors = sum(r.verdict is False and _errored(r) for r in g.results)
+        failures = sum(r.verdict is False for r in g.results) - errors
+        failures += sum(not r.passed for r in g.rules)
         skipped = sum(r.status == "skip" for r in g.results)
         suite_el = ET.SubElement(
             root,
@@ -64,7 +75,7 @@ def junit_xml(results: Sequence[GateResult]) -> str:
             name=g.suite.name,
             tests=str(cases),
             failures=str(failures),
-            errors="0",
+            errors=str(errors),
             skipped=str(skipped),
             time=_seconds(g),
             timestamp=g.started_at.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -93,6 +104,7 @@ def junit_xml(results: Sequence[GateResult]) -> str:
                 failure.text = _clean(rule.detail)
         totals["tests"] += cases
         totals["failures"] += failures
+        totals["errors"] += errors
         totals["skipped"] += skipped
     # The Jenkins schema (junit-10.xsd) has no ``skipped`` on ``<testsuites>``, only per suite.
     for key in ("tests", "failures", "errors"):
