@@ -198,3 +198,85 @@ def get_status(reviewer: ReviewerDep, db: DbDep, queue: str | None = None) -> di
     this reviewer sees."""
     s = review_queue.queue_status(db, queue=queue, reviewer=reviewer)
     return msgspec.to_builtins(s)
+
+
+class DisputedLabel(BaseModel):
+    reviewer: str
+    head: str
+    value: str
+    span: str | None = None
+    category: str | None = None
+    off_brand: bool | None = None
+    note: str | None = None
+
+
+class Disputed(BaseModel):
+    item_id: int
+    queue: str
+    response: ResponseOut  # type: ignore[valid-type]
+    disagreeing_heads: list[str]
+    labels: list[DisputedLabel]
+
+
+@router.get(
+    "/disputed",
+    response_model=list[Disputed],
+    responses={403: {"description": "Only adjudicators and admins see others' labels."}},
+    summary="Items waiting for an adjudicator",
+)
+def get_disputed(
+    reviewer: ReviewerDep, db: DbDep, queue: str | None = None, limit: int = 50
+) -> Any:
+    """Items whose reviewers disagree, with every reviewer's labels (adjudicators only)."""
+    try:
+        items = review_queue.disputed_items(db, reviewer, queue=queue, limit=min(limit, 500))
+    except Forbidden as exc:
+        raise _translate(exc) from None
+    return [
+        Disputed(
+            item_id=item.item_id,
+            queue=item.queue,
+            response=msgspec.structs.asdict(item.response),
+            disagreeing_heads=list(item.disagreeing_heads),
+            labels=[
+                DisputedLabel(
+                    reviewer=label.annotator,
+                    head=label.head,
+                    value=label.value,
+                    span=label.span,
+                    category=label.category,
+                    off_brand=label.off_brand,
+                    note=label.note,
+                )
+                for label in item.labels
+            ],
+        )
+        for item in items
+    ]
+
+
+@router.post(
+    "/items/{item_id}/adjudication",
+    response_model=Submitted,
+    status_code=status.HTTP_201_CREATED,
+    responses={403: {"description": "The reviewer is not an adjudicator or admin."}},
+    summary="Adjudicate an item",
+)
+async def post_adjudication(
+    item_id: int, request: Request, reviewer: ReviewerDep, db: DbDep
+) -> Any:
+    """The same body as a submission; the adjudicator's labels become the item's final ones."""
+    body = await json_body(request, shape='send {"labels": {"HEAD": VALUE, ...}}')
+    if not isinstance(body, dict) or "labels" not in body:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, 'send {"labels": {"HEAD": VALUE}}')
+    general = {k: v for k, v in body.items() if k != "labels"}
+    try:
+        result = review_queue.adjudicate(db, reviewer, item_id, body["labels"], **general)
+    except (Forbidden, NotFoundError, UsageError) as exc:
+        raise _translate(exc) from None
+    return Submitted(
+        item_id=item_id,
+        submission_id=result.submission_id,
+        version=result.version,
+        item_status=result.item_status,
+    )

@@ -99,3 +99,37 @@ def test_schema_and_status(api):
     assert [h["name"] for h in described["heads"]] == ["hallucination", "tone", "harm"]
     status = client.get("/v1/queue/status", headers=ann).json()
     assert (status["pending"], status["overdue"], status["in_progress"]) == (1, 0, 0)
+
+
+def test_disputes_and_adjudication_need_the_role(api):
+    client, db = api
+    (item,) = queue_items(db, add_responses(db, 1), k=2)
+    for name, value in (("ann", "yes"), ("bob", "no")):
+        accounts.add_reviewer(db, name)
+        token = bearer(accounts.mint_token(db, name))
+        assert client.post("/v1/queue/claim", headers=token).json()["item_id"] == item
+        labels = {"labels": {"hallucination": value}}
+        assert client.post(f"/v1/queue/items/{item}/labels", headers=token, json=labels).json()[
+            "item_status"
+        ] == ("pending" if name == "ann" else "disputed")
+    accounts.add_reviewer(db, "judge", role="adjudicator")
+    judge = bearer(accounts.mint_token(db, "judge"))
+    denied = client.get("/v1/queue/disputed", headers=token)
+    assert denied.status_code == 403 and "adjudicator" in denied.json()["detail"]
+    denied = client.post(
+        f"/v1/queue/items/{item}/adjudication", headers=token, json={"labels": {"tone": "polite"}}
+    )
+    assert denied.status_code == 403
+    (disputed,) = client.get("/v1/queue/disputed", headers=judge).json()
+    assert disputed["item_id"] == item and disputed["disagreeing_heads"] == ["hallucination"]
+    assert sorted((lab["reviewer"], lab["value"]) for lab in disputed["labels"]) == [
+        ("ann", "yes"),
+        ("bob", "no"),
+    ]
+    done = client.post(
+        f"/v1/queue/items/{item}/adjudication",
+        headers=judge,
+        json={"labels": {"hallucination": "yes"}},
+    )
+    assert done.status_code == 201 and done.json()["item_status"] == "adjudicated"
+    assert client.get("/v1/queue/disputed", headers=judge).json() == []
