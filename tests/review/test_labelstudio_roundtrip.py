@@ -2,16 +2,19 @@
 
 Label Studio cannot share evalkit's venv (it pins older openai and pyarrow), so it runs from its
 own, ``.venv-labelstudio/`` at the project root (``EVALKIT_TEST_LABEL_STUDIO`` may point at another
-``label-studio`` executable); ``.ci/run`` and ``make labelstudio`` create it. The server gets an
-empty data folder and a known admin token, binds 127.0.0.1 only, and is stopped at the end of the
-session. Without the venv the tests skip with the reason (fail under EVALKIT_REQUIRE_SERVICES=1).
+``label-studio`` executable); ``make test`` creates it (``make labelstudio``). The server gets a
+fresh copy of a migrated, never-used data folder and its admin token, binds 127.0.0.1 only, and
+is stopped at the end of the session. Without the venv the test skips with the reason (fails
+under EVALKIT_REQUIRE_SERVICES=1).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -29,9 +32,15 @@ ROOT = Path(__file__).resolve().parents[2]
 EXECUTABLE = Path(
     os.environ.get("EVALKIT_TEST_LABEL_STUDIO", ROOT / ".venv-labelstudio" / "bin" / "label-studio")
 )
-#: Starting on an empty data folder migrates a new database: about 50 s on an idle machine,
-#: two to three minutes on a loaded one.
-START_TIMEOUT_S = 240.0
+#: Starting on an empty data folder migrates a new database: about 50 s on an idle machine, over
+#: three minutes on a loaded one; a start on a migrated one takes a quarter of that.
+START_TIMEOUT_S = 300.0
+#: A migrated, never-used data folder (and its admin token), made on the first run and copied
+#: for every later one: each session still gets a server with no projects, tasks or users of
+#: its own, without paying for the migrations again. It sits with the Label Studio install
+#: whose schema it has, so a new install (``make clean``) makes a new one.
+TEMPLATE = EXECUTABLE.parent.parent / "evalkit-test-data"
+ADMIN = "admin@example.com"
 
 
 @dataclass(frozen=True)
@@ -55,21 +64,13 @@ def _healthy(url: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStudioServer]:
-    if not EXECUTABLE.exists():
-        require_service(
-            f"no Label Studio at {EXECUTABLE}: create it with `make labelstudio` "
-            "(python3 -m venv .venv-labelstudio && .venv-labelstudio/bin/pip install label-studio)"
-        )
-    data = tmp_path_factory.mktemp("label-studio")
-    port = free_port()
-    token = secrets.token_hex(20)
-    email = "admin@example.com"
+@contextlib.contextmanager
+def _serve(data: Path, token: str) -> Iterator[str]:
+    """Label Studio on a free loopback port over ``data`` until the block ends."""
     env = {
         **os.environ,
         "LABEL_STUDIO_BASE_DATA_DIR": str(data),
-        "LABEL_STUDIO_USERNAME": email,
+        "LABEL_STUDIO_USERNAME": ADMIN,
         "LABEL_STUDIO_PASSWORD": secrets.token_urlsafe(12),
         "LABEL_STUDIO_USER_TOKEN": token,
         "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
@@ -80,43 +81,73 @@ def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStud
         "SENTRY_DSN": "",
         "FRONTEND_SENTRY_DSN": "",
     }
+    port = free_port()
     # --internal-host binds the address; --host alone would still listen on every interface.
     command = [str(EXECUTABLE), "start", "--no-browser", "--internal-host", "127.0.0.1"]
     command += ["--port", str(port)]
-    log = (data / "server.log").open("wb")
-    proc = subprocess.Popen(
-        command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not _healthy(url):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                tail = (data / "server.log").read_text(errors="replace")[-3000:]
-                pytest.fail(f"Label Studio did not start at {url} (exit {proc.poll()}):\n{tail}")
-            time.sleep(1.0)
-        yield LabelStudioServer(url=url, token=token, admin_email=email)
-    finally:
-        # The server forks workers; stop its whole process group, ours alone.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
+    log_path = data / "server.log"
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        url = f"http://127.0.0.1:{port}"
         try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while not _healthy(url):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    tail = log_path.read_text(errors="replace")[-3000:]
+                    pytest.fail(
+                        f"Label Studio did not start at {url} (exit {proc.poll()}):\n{tail}"
+                    )
+                time.sleep(1.0)
+            yield url
+        finally:
+            # The server forks workers; stop its whole process group, ours alone.
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
-        log.close()
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
+
+
+def _template(scratch: Path) -> tuple[Path, str]:
+    """The migrated empty data folder and its token, made once (under a lock: xdist)."""
+    TEMPLATE.parent.mkdir(parents=True, exist_ok=True)
+    with (TEMPLATE.parent / "evalkit-test-data.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (TEMPLATE / "token").exists():
+            token = secrets.token_hex(20)
+            with _serve(scratch, token):
+                pass  # healthy once: migrated, the admin and its token made
+            building = TEMPLATE.with_name(TEMPLATE.name + ".new")
+            shutil.rmtree(building, ignore_errors=True)
+            building.mkdir()
+            for db_file in scratch.glob("label_studio.sqlite3*"):
+                shutil.copy2(db_file, building / db_file.name)
+            (building / "token").write_text(token)
+            building.rename(TEMPLATE)
+    return TEMPLATE, (TEMPLATE / "token").read_text().strip()
+
+
+@pytest.fixture(scope="session")
+def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStudioServer]:
+    if not EXECUTABLE.exists():
+        require_service(
+            f"no Label Studio at {EXECUTABLE}: create it with `make labelstudio` "
+            "(python3 -m venv .venv-labelstudio && .venv-labelstudio/bin/pip install label-studio)"
+        )
+    template, token = _template(tmp_path_factory.mktemp("label-studio-template"))
+    data = tmp_path_factory.mktemp("label-studio")
+    for db_file in template.glob("label_studio.sqlite3*"):
+        shutil.copy2(db_file, data / db_file.name)
+    with _serve(data, token) as url:
+        yield LabelStudioServer(url=url, token=token, admin_email=ADMIN)
 
 
 pytestmark = pytest.mark.slow
-
-
-def test_the_server_answers_the_sdk_with_the_admin_token(label_studio: LabelStudioServer):
-    from label_studio_sdk import LabelStudio
-
-    client = LabelStudio(base_url=label_studio.url, api_key=label_studio.token)
-    assert client.users.whoami().email == label_studio.admin_email
 
 
 def _choices(name: str, value: str) -> dict:
@@ -134,6 +165,7 @@ def test_export_is_idempotent_and_annotations_come_back_by_annotator(label_studi
     from evalkit.review import labelstudio as bridge
 
     client = LabelStudio(base_url=label_studio.url, api_key=label_studio.token)
+    assert client.users.whoami().email == label_studio.admin_email
     title = f"evalkit round trip {secrets.token_hex(3)}"
     project = bridge.ensure_project(client, title)
     assert project.created
