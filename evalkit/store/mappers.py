@@ -58,9 +58,12 @@ def label_value_to_text(value: bool | str) -> str:
 
 
 def label_value_from_text(head: LabelHead, text: str) -> bool | str:
-    if head is LabelHead.TONE:
-        return text
-    return text == "true"
+    """Imported datasets store booleans as ``true``/``false``; reviewers store the schema's
+    words (``yes``, ``unsure``, ``high``, ...), which must come back as they were, not as a
+    boolean that would read every one of them as ``False``."""
+    if head is not LabelHead.TONE and text in ("true", "false"):
+        return text == "true"
+    return text
 
 
 def label_to_row(label: LabelRecord) -> dict[str, Any]:

@@ -171,3 +171,29 @@ def test_every_shared_dataset_imports_without_error(sqlite_settings, tmp_path, n
     report = _ingest(db, sqlite_settings, path, kind="labelled", label_source=name)
     assert report.errors == [] and report.stored == expected and report.labels_stored == heads
     assert count_labels(db, annotator=name) == heads
+
+
+def test_reviewer_words_come_back_as_stored_beside_imported_booleans(db, settings, tmp_path):
+    """Reviewers store the schema's words (yes, unsure, high); only true/false are booleans."""
+    from datetime import UTC, datetime
+
+    from evalkit.records import LabelRecord
+
+    row = {"id": "w-1", "response": "a", "labels": {"hallucination": True}}
+    _ingest(
+        db, settings, write_jsonl(tmp_path / "w.jsonl", [row]), kind="labelled", label_source="s"
+    )
+    now = datetime(2026, 11, 3, tzinfo=UTC)
+    with db.writer() as writer:
+        writer.add_labels(
+            [
+                LabelRecord(
+                    response_id="w-1", head=head, value=value, annotator="r1", created_at=now
+                )
+                for head, value in ((LabelHead.HALLUCINATION, "unsure"), (LabelHead.HARM, "high"))
+            ]
+        )
+    values = {(label.annotator, label.head): label.value for label in labels_for(db, "w-1")}
+    assert values[("s", LabelHead.HALLUCINATION)] is True
+    assert values[("r1", LabelHead.HALLUCINATION)] == "unsure"
+    assert values[("r1", LabelHead.HARM)] == "high"
