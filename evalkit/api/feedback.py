@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from evalkit.api.auth import require_token
-from evalkit.api.body import ingest_answers_doc, records_body, request_body_doc
+from evalkit.api.body import records_body
+from evalkit.api.body_doc import ingest_answers_doc, request_body_doc
 from evalkit.api.deps import get_db, get_settings
 from evalkit.api.schemas import IngestResult, ingest_request
 from evalkit.capture.validate import FeedbackInput

@@ -7,6 +7,8 @@ the records that are now in the store.
 
 from __future__ import annotations
 
+import os
+import threading
 from typing import Any, Literal
 
 import msgspec
@@ -71,6 +73,15 @@ class IngestResult(BaseModel):
         )
 
 
+#: Ingest requests worked on at once; the others wait their turn (in arrival order, as
+#: ``threading.Semaphore`` wakes waiters). Ingest is CPU-bound Python: twenty requests at once
+#: on two cores only take turns holding the GIL, each finishing late, and on SQLite queue for
+#: its one writer anyway. Two per core, and no more than SQLAlchemy's default pool of five
+#: connections, so no request waits for or opens a connection beyond the pool.
+INGEST_CONCURRENCY = max(2, min(5, 2 * (os.cpu_count() or 1)))
+_ingesting = threading.Semaphore(INGEST_CONCURRENCY)
+
+
 def ingest_request(
     db: Database,
     settings: Settings,
@@ -81,9 +92,10 @@ def ingest_request(
     response: Response,
 ) -> IngestResult:
     """The one use case behind both POST routes: ingest the records, answer with the report."""
-    report = Ingestor(db, settings, IngestOptions(kind=kind, strict=strict)).ingest_records(
-        records, source="request"
-    )
+    with _ingesting:
+        report = Ingestor(db, settings, IngestOptions(kind=kind, strict=strict)).ingest_records(
+            records, source="request"
+        )
     response.status_code = ingest_status(report)
     return IngestResult.from_report(report)
 

@@ -65,6 +65,15 @@ class _StrictRollback(Exception):
     pass
 
 
+def _raw_item(i: int, raw: Mapping[str, Any] | bytes) -> RawItem:
+    location = f"record {i + 1}"
+    if isinstance(raw, bytes):
+        return RawItem(location, None, index=i, raw=raw)
+    if isinstance(raw, Mapping):
+        return RawItem(location, dict(raw), index=i)
+    return RawItem(location, None, "expected an object", index=i)
+
+
 class Ingestor:
     """Validates, redacts and stores raw records of one kind."""
 
@@ -111,24 +120,20 @@ class Ingestor:
         return max(1, min(os.cpu_count() or 1, 4))
 
     def ingest_records(
-        self, raws: Iterable[Mapping[str, Any]], source: str = "request", *, audit: bool = False
+        self,
+        raws: Iterable[Mapping[str, Any] | bytes],
+        source: str = "request",
+        *,
+        audit: bool = False,
     ) -> IngestReport:
         """Ingest in-memory records (HTTP body, SDK buffer); locations are ``record N`` (1-based).
 
+        A record is a mapping, or the JSON text of one object as bytes (an HTTP body's records,
+        cut out undecoded): those take the one-pass decoder file ingest uses for JSONL lines,
+        rather than being decoded to dicts and validated field by field.
         ``audit`` writes an ``ingest_runs`` row; off by default because the SDK flushes often.
         """
-        items = (
-            (
-                source,
-                RawItem(
-                    f"record {i + 1}",
-                    dict(raw) if isinstance(raw, Mapping) else None,
-                    None if isinstance(raw, Mapping) else "expected an object",
-                    index=i,
-                ),
-            )
-            for i, raw in enumerate(raws)
-        )
+        items = ((source, _raw_item(i, raw)) for i, raw in enumerate(raws))
         return self._run(items, source, audit=audit, collect_ids=True)
 
     # -- pipeline ----------------------------------------------------------------------------

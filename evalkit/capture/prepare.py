@@ -100,28 +100,27 @@ class Preparer:
                 chunk.file_problems += 1
                 continue
             chunk.read += 1
-            error = self._prepare(chunk, item)
-            if error is not None:
-                chunk.errors.append(error)
+            self._one(chunk, item)
         return chunk
 
     def _block(self, chunk: PreparedChunk, block: LineBlock) -> None:
         """The lines of a JSONL block: plain lines take the one-pass decoder, others (and the
         lines it is unsure of) ``_prepare``. The hot path of a large ingest."""
-        ctx = self.ctx
-        fast = self._fast
-        for item in block.lines(ctx.max_record_bytes):
+        for item in block.lines(self.ctx.max_record_bytes):
             chunk.read += 1
-            if fast and item.raw is not None:
-                record = fast_parse_response(
-                    item.raw, received_at=ctx.received_at, limits=ctx.limits
-                )
-                if record is not None:  # valid; only redaction is left, and it takes any text
-                    self._add_response(chunk, item, record, ())
-                    continue
-            error = self._prepare(chunk, item)
-            if error is not None:
-                chunk.errors.append(error)
+            self._one(chunk, item)
+
+    def _one(self, chunk: PreparedChunk, item: RawItem) -> None:
+        """One record: undecoded JSON of a response may take the one-pass decoder."""
+        if self._fast and item.raw is not None:
+            ctx = self.ctx
+            record = fast_parse_response(item.raw, received_at=ctx.received_at, limits=ctx.limits)
+            if record is not None:  # valid; only redaction is left, and it takes any text
+                self._add_response(chunk, item, record, ())
+                return
+        error = self._prepare(chunk, item)
+        if error is not None:
+            chunk.errors.append(error)
 
     def _prepare(self, chunk: PreparedChunk, item: RawItem) -> RecordError | None:
         """Add the item to ``chunk`` if it is valid; else the error naming its field."""

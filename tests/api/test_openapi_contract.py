@@ -4,7 +4,7 @@ Run as an outside tester runs it: the ``schemathesis`` command against ``/openap
 real ``evalkit serve``, with its example, coverage and fuzzing phases (coverage is the phase
 that tries each boundary: an empty id, a null where the spec says string). A client generated
 from the spec must be right, so the spec says what the server does (null or "" = not given, an
-empty id = none, numbers as text, epoch timestamps; see ``api.body.as_accepted``).
+empty id = none, numbers as text, epoch timestamps; see ``api.body_doc.as_accepted``).
 
 Statuses that count as the server accepting schema-valid data besides 2xx: 404 (an id nobody
 stored) and 422, the documented answer for a record that is well formed but cannot be stored in

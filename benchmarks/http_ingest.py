@@ -1,0 +1,273 @@
+"""HTTP ingest under concurrency, beside file ingest of the same records in the same run.
+
+Usage (from the project root)::
+
+    .venv/bin/python benchmarks/http_ingest.py                    # SQLite + PostgreSQL
+    .venv/bin/python benchmarks/http_ingest.py --requests 5 --skip-postgres   # 10,000 records
+
+Per store, against fresh stores:
+
+* ``file``: ``Ingestor.ingest_files`` on a JSONL file of ``clients * requests * batch`` records
+  (the same generator as ``benchmarks/ingest.py``): the in-run baseline.
+* ``http``: a real ``evalkit serve`` (uvicorn, one process, as deployed) and ``--clients``
+  concurrent keep-alive clients, each sending ``--requests`` POSTs of ``--batch`` other records
+  of the same kind. Bodies are serialised before the clock starts, so the clients' own cost is
+  small; records/s is over the wall time of the whole run, latency is per request.
+
+Prints one JSON object on stdout (progress on stderr), with the HTTP/file ratio per store and
+whether the targets hold (HTTP ≥ 50% of file ingest; p99 ≤ 250 ms on PostgreSQL). The machine's
+other load moves these figures: compare the ratio, which both sides of one run share, and the
+ratio per CPU second (the server process's CPU against the file ingest's), which other load
+moves least. The PostgreSQL server's own CPU is in neither.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import os
+import random
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+_spec = importlib.util.spec_from_file_location("ingest_bench", HERE / "ingest.py")
+assert _spec is not None and _spec.loader is not None
+file_bench = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(file_bench)
+
+SEED = 20_261_202
+TOKEN = "bench-token"
+TARGETS = {"http_vs_file": 0.5, "postgresql_p99_ms": 250}
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def make_records(n: int, seed: int, offset: int) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    start = datetime(2025, 3, 1, tzinfo=UTC)
+    records = []
+    for i in range(n):
+        record = file_bench.make_record(offset + i, rng, start)
+        record.setdefault("id", f"req-{offset + i:08d}")  # distinct ids: all are new
+        records.append(record)
+    return records
+
+
+def measure_file(url: str, records: list[dict[str, Any]], work: Path) -> dict[str, Any]:
+    from evalkit.capture.ingest import IngestOptions, Ingestor
+    from evalkit.store.database import Database
+
+    path = work / "file.jsonl"
+    with path.open("w", encoding="utf-8") as fh:
+        for record in records:
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+    db = Database.open(url)
+    try:
+        settings = file_bench._settings(work, url)
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        with file_bench.stopwatch() as took:
+            report = Ingestor(db, settings, IngestOptions()).ingest_files([path])
+        assert report.stored == len(records), report
+        # Inputs of 16 MB or more are prepared by worker processes: their CPU counts too.
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        workers = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
+    finally:
+        db.dispose()
+    return {
+        "records_per_s": round(len(records) / took["seconds"]),
+        **took,
+        "worker_cpu_seconds": round(workers, 3),
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(url: str, work: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "EVALKIT_API_TOKEN": TOKEN,
+        "EVALKIT_DATABASE_URL": url,
+        "EVALKIT_DATA_DIR": str(work / "data"),
+    }
+    evalkit = Path(sys.executable).parent / "evalkit"
+    log_file = (work / f"serve-{port}.log").open("wb")
+    proc = subprocess.Popen(
+        [str(evalkit), "serve", "--port", str(port)],
+        env=env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"evalkit serve exited: see {log_file.name}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    proc.terminate()
+    raise SystemExit("evalkit serve did not answer /healthz within 90 s")
+
+
+async def _client(
+    base: str, bodies: list[bytes], latencies: list[float], statuses: list[int]
+) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=120) as client:
+        for body in bodies:
+            began = time.perf_counter()
+            answer = await client.post("/v1/responses", content=body)
+            latencies.append(time.perf_counter() - began)
+            statuses.append(answer.status_code)
+
+
+async def _load(base: str, per_client: list[list[bytes]]) -> tuple[float, list[float], list[int]]:
+    latencies: list[float] = []
+    statuses: list[int] = []
+    began = time.perf_counter()
+    await asyncio.gather(*(_client(base, bodies, latencies, statuses) for bodies in per_client))
+    return time.perf_counter() - began, latencies, statuses
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def measure_http(url: str, records: list[dict[str, Any]], args: argparse.Namespace, work: Path):
+    batches = [records[i : i + args.batch] for i in range(0, len(records), args.batch)]
+    bodies = [json.dumps({"records": batch}).encode() for batch in batches]
+    per_client = [bodies[c :: args.clients] for c in range(args.clients)]
+    server, base = start_server(url, work)
+    try:
+        # One warm-up request per client opens its connection and the server's pool.
+        warm = [[json.dumps({"records": []}).encode()] for _ in range(args.clients)]
+        asyncio.run(_load(base, warm))
+        cpu_before = _cpu_seconds(server.pid)
+        wall, latencies, statuses = asyncio.run(_load(base, per_client))
+        server_cpu = _cpu_seconds(server.pid) - cpu_before
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert set(statuses) == {201}, sorted(set(statuses))
+    return {
+        "records_per_s": round(len(records) / wall),
+        "seconds": round(wall, 3),
+        "server_cpu_seconds": round(server_cpu, 3),
+        "records_per_server_cpu_s": round(len(records) / max(server_cpu, 1e-6)),
+        "requests": len(latencies),
+        "p50_ms": round(_percentile(latencies, 0.50) * 1000, 1),
+        "p90_ms": round(_percentile(latencies, 0.90) * 1000, 1),
+        "p99_ms": round(_percentile(latencies, 0.99) * 1000, 1),
+        "max_ms": round(max(latencies) * 1000, 1),
+    }
+
+
+def run_store(name: str, urls: dict[str, str], args: argparse.Namespace, work: Path) -> dict:
+    n = args.clients * args.requests * args.batch
+    file_records = make_records(n, SEED, 0)
+    http_records = make_records(n, SEED + 1, n)  # other ids, same kind of records
+    log(f"[{name}] file ingest of {n:,} records ...")
+    file_figures = measure_file(urls["file"], file_records, work)
+    log(f"[{name}] file: {file_figures['records_per_s']:,} records/s")
+    log(f"[{name}] HTTP: {args.clients} clients x {args.requests} batches of {args.batch} ...")
+    http_figures = measure_http(urls["http"], http_records, args, work)
+    log(
+        f"[{name}] HTTP: {http_figures['records_per_s']:,} records/s, "
+        f"p50 {http_figures['p50_ms']} ms, p99 {http_figures['p99_ms']} ms"
+    )
+    ratio = round(http_figures["records_per_s"] / file_figures["records_per_s"], 3)
+    file_cpu = file_figures["cpu_seconds"] + file_figures["worker_cpu_seconds"]
+    file_per_cpu = len(file_records) / max(file_cpu, 1e-6)
+    cpu_ratio = round(http_figures["records_per_server_cpu_s"] / file_per_cpu, 3)
+    return {
+        "file": {**file_figures, "records_per_cpu_s": round(file_per_cpu)},
+        "http": http_figures,
+        "http_vs_file": ratio,
+        "http_vs_file_per_cpu_s": cpu_ratio,
+    }
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--requests", type=int, default=10, help="POSTs per client")
+    parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--postgres-url", default=file_bench.DEFAULT_PG_URL)
+    parser.add_argument("--out", type=Path, help="also write the JSON here")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="evalkit-http-bench-") as tmp:
+        work = Path(tmp)
+        sqlite = {role: f"sqlite:///{work / f'{role}.db'}" for role in ("file", "http")}
+        results["sqlite"] = run_store("sqlite", sqlite, args, work)
+        problem = None if args.skip_postgres else file_bench.postgres_problem(args.postgres_url)
+        if args.skip_postgres or problem:
+            results["postgresql"] = {"skipped": problem or "--skip-postgres given"}
+        else:
+            with file_bench.postgres_databases(args.postgres_url, "file", "http") as pg:
+                results["postgresql"] = run_store("postgresql", pg, args, work)
+    pg = results["postgresql"]
+    met = {
+        "sqlite_http_vs_file": results["sqlite"]["http_vs_file"] >= TARGETS["http_vs_file"],
+        "postgresql_http_vs_file": None
+        if "skipped" in pg
+        else pg["http_vs_file"] >= TARGETS["http_vs_file"],
+        "postgresql_p99": None
+        if "skipped" in pg
+        else pg["http"]["p99_ms"] <= TARGETS["postgresql_p99_ms"],
+    }
+    out = {
+        "benchmark": "http_ingest",
+        "clients": args.clients,
+        "batch": args.batch,
+        "requests_per_client": args.requests,
+        "records": args.clients * args.requests * args.batch,
+        "cpus": os.cpu_count(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "results": results,
+        "targets": TARGETS,
+        "met": met,
+    }
+    text = json.dumps(out, indent=2)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
