@@ -16,13 +16,19 @@ import threading
 import types
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from evalkit.capture.prepare import Payload, PrepareContext, PreparedChunk, Preparer
 from evalkit.capture.readers import FileProblem, LineBlock, RawItem
+
+if TYPE_CHECKING:
+    # Imported where a pool is made: importing concurrent.futures.process registers an exit
+    # hook, which fails once the interpreter is shutting down, and the SDK's writer thread
+    # may import ingest then (a Recorder flushed at exit).
+    from concurrent.futures import Future, ProcessPoolExecutor
 
 Item = tuple[str, RawItem | LineBlock | FileProblem]
 
@@ -86,6 +92,8 @@ def _pool(workers: int, ctx: PrepareContext) -> Iterator[ProcessPoolExecutor]:
     # launches them all (a pool only starts a process when no started one is idle), and a
     # process has been handed what it imports by the time ``submit`` returns. Their imports
     # then run while this process reads the first blocks.
+    from concurrent.futures import ProcessPoolExecutor
+
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start, initargs=(ctx,))
     main = sys.modules.get("__main__")

@@ -44,8 +44,8 @@ The contract a service can rely on:
   did commit, and their ids make them duplicates, never second rows.
 
 Importing the SDK is cheap (a service pays it at every start): the store, its migrations and
-the ingest pipeline are imported by the writer thread when it first writes, and the settings
-when a Recorder is made without them; ``tests/capture/test_import_cost.py`` keeps it so.
+the ingest pipeline are imported on a background thread once a Recorder is made, and the
+settings when a Recorder is made without them; ``tests/capture/test_import_cost.py`` keeps it so.
 
 Records are lost only when the process dies without running exit hooks (SIGKILL, ``os._exit``)
 or when one of the counted drops above happens.
@@ -119,6 +119,7 @@ class Recorder:
         self._wake_at = min(max_batch, max_queue)
         self._start_over(closed=False)
         _LIVE.add(self)
+        _import_the_store_soon()
 
     def _start_over(self, *, closed: bool) -> None:
         """Fresh queue, locks, stats and writer state (at creation and in a forked child)."""
@@ -261,6 +262,8 @@ class Recorder:
     def close(self, timeout: float | None = 5.0) -> None:
         """Write what is queued (for at most ``timeout`` seconds) and stop the writer thread.
 
+        The timeout starts once the store's modules are imported (a Recorder imports them in
+        the background when it is made; see ``IMPORT_WAIT``).
         Idempotent. Records still unwritten when the timeout runs out are dropped and counted in
         ``stats.dropped`` before this returns (it waits up to ``ABANDON_GRACE`` more for that),
         unless the writer is stuck inside a call to an unresponsive store: those records are
@@ -272,6 +275,7 @@ class Recorder:
             thread, abandoned = self._thread, shared.abandon
         if thread is None or abandoned or thread is threading.current_thread():
             return
+        _wait_for_the_store_import()
         shared.wake.set()
         thread.join(timeout)
         if thread.is_alive():
@@ -298,6 +302,38 @@ class Recorder:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+
+def _import_the_store_soon() -> None:
+    """Import what the writer thread writes with (the store, the ingest pipeline) on a thread of
+    its own, now: ``import evalkit`` stays cheap and ``Recorder()`` returns at once, yet the
+    first write, which may be the exit hook's, does not start with a second of imports."""
+
+    def load() -> None:
+        try:
+            import evalkit.capture.ingest
+            import evalkit.store.database  # noqa: F401
+        except Exception:  # the writer imports them again and reports what is wrong
+            pass
+
+    global _importer
+    with _IMPORT_LOCK:
+        if _importer is None:
+            _importer = threading.Thread(target=load, name="evalkit-recorder-import", daemon=True)
+            _importer.start()
+
+
+def _wait_for_the_store_import() -> None:
+    """Until the background import is done (at most ``IMPORT_WAIT`` s): ``close(timeout)``
+    gives its timeout to writing, not to importing the modules that write."""
+    importer = _importer
+    if importer is not None and importer is not threading.current_thread():
+        importer.join(IMPORT_WAIT)
+
+
+#: The longest close() waits for the store's modules to finish importing (a busy machine).
+IMPORT_WAIT = 60.0
+_IMPORT_LOCK = threading.Lock()
+_importer: threading.Thread | None = None
 
 # Every live Recorder, weakly: closed at interpreter exit, started over in a forked child.
 _LIVE: weakref.WeakSet[Recorder] = weakref.WeakSet()
