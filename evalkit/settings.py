@@ -137,6 +137,20 @@ class Settings(BaseSettings):
     judge_api_key: SecretStr | None = Field(
         default=None, description="API key sent to the LLM judge's endpoint, if it needs one."
     )
+    labelstudio_url: str | None = Field(
+        default=None,
+        description="Label Studio server `evalkit labelstudio export|import` talks to "
+        "(`http://host:8080`).",
+    )
+    labelstudio_api_key: SecretStr | None = Field(
+        default=None, description="Label Studio access token (Account & Settings)."
+    )
+    labelstudio_project: str = Field(
+        default="evalkit",
+        min_length=1,
+        max_length=50,
+        description="Title of the Label Studio project queue items are exported to.",
+    )
 
     watch_rules: Path | None = Field(
         default=None,
@@ -264,7 +278,7 @@ def load_settings(**overrides: Any) -> Settings:
 
 
 #: Values never echoed in an error: they may hold a password or token.
-_SECRET_SETTINGS = frozenset({"api_token", "database_url", "judge_api_key"})
+_SECRET_SETTINGS = frozenset({"api_token", "database_url", "judge_api_key", "labelstudio_api_key"})
 _BOUNDS = {
     "greater_than_equal": ("ge", "must be at least {}"),
     "less_than_equal": ("le", "must be at most {}"),

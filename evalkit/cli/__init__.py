@@ -31,6 +31,7 @@ from evalkit.cli.demo import demo
 from evalkit.cli.gate import gate_app
 from evalkit.cli.golden import golden_app
 from evalkit.cli.ingest import ingest, labels_app
+from evalkit.cli.labelstudio import labelstudio_app
 from evalkit.cli.learn import classifiers_app, score, train
 from evalkit.cli.review import agreement, queue_app, reviewers_app, sample
 from evalkit.cli.serve import serve
@@ -50,6 +51,7 @@ app.add_typer(gate_app, name="gate")
 app.add_typer(golden_app, name="golden")
 app.add_typer(reviewers_app, name="reviewers")
 app.add_typer(queue_app, name="queue")
+app.add_typer(labelstudio_app, name="labelstudio")
 app.add_typer(watch_app, name="watch")
 app.add_typer(classifiers_app, name="classifiers")
 app.command()(ingest)

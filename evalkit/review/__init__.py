@@ -27,7 +27,12 @@ Queue (``evalkit.review.queue``):
     (again = an edit, a new version); ``release(db, reviewer, item_id)``;
     ``renew(db, reviewer, item_id, *, lease) -> datetime``; ``adjudicate(db, adjudicator,
     item_id, labels, **general)``; ``disputed_items(db, adjudicator, *, queue=None)``;
-    ``queue_status(db, *, queue=None, reviewer=None) -> QueueStatus``; ``item_history``.
+    ``queue_status(db, *, queue=None, reviewer=None) -> QueueStatus``; ``item_history``;
+    ``open_items(db, *, queue=None, viewer=None, limit=None) -> list[OpenItem]`` (pending items
+    still needing reviews, serving order); ``submit_external(db, item_id, annotator,
+    submission, *, source="labelstudio", external_id) -> SubmitResult | None`` (labels made
+    outside evalkit, e.g. Label Studio: no lease, the same k rule, an unknown annotator gets a
+    reviewer account without password; the same ``external_id`` again stores nothing: None).
     A lost lease raises ``LeaseLost`` (HTTP 409), a missing role ``Forbidden`` (403), another
     tenant's item ``NotFoundError`` (404).
 
@@ -52,10 +57,12 @@ from evalkit.review.queue import (
     claim,
     disputed_items,
     item_history,
+    open_items,
     queue_status,
     release,
     renew,
     submit,
+    submit_external,
 )
 from evalkit.review.schema import Submission, describe, parse_submission
 from evalkit.review.types import (
@@ -64,6 +71,7 @@ from evalkit.review.types import (
     Forbidden,
     LabelVersion,
     LeaseLost,
+    OpenItem,
     QueueItem,
     QueueStatus,
     Reviewer,
@@ -77,6 +85,7 @@ __all__ = [
     "Forbidden",
     "LabelVersion",
     "LeaseLost",
+    "OpenItem",
     "QueueItem",
     "QueueStatus",
     "Reviewer",
@@ -94,6 +103,7 @@ __all__ = [
     "item_history",
     "list_reviewers",
     "mint_token",
+    "open_items",
     "parse_submission",
     "queue_status",
     "release",
@@ -104,5 +114,6 @@ __all__ = [
     "set_active",
     "set_password",
     "submit",
+    "submit_external",
     "verify_login",
 ]

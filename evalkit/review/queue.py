@@ -13,13 +13,14 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from evalkit.errors import UsageError
+from evalkit.errors import NotFoundError, UsageError
 from evalkit.records import utcnow
 from evalkit.review import consensus
 from evalkit.review.schema import Submission, parse_submission
 from evalkit.review.types import (
     DisputedItem,
     Forbidden,
+    OpenItem,
     QueueItem,
     QueueStatus,
     Reviewer,
@@ -74,6 +75,73 @@ def submit(
     submission = labels if isinstance(labels, Submission) else parse_submission(labels, **general)
     return store.submit(
         db, reviewer, item_id, submission, now=now or utcnow(), decide=consensus.item_status
+    )
+
+
+def open_items(
+    db: Database,
+    *,
+    queue: str | None = None,
+    viewer: Reviewer | None = None,
+    limit: int | None = None,
+) -> list[OpenItem]:
+    """Pending, non-gold items still needing reviews, with their responses, in serving order
+    (priority high first, due time soonest first, then age). With ``viewer``, only items of the
+    tenants that reviewer sees."""
+    if limit is not None and limit < 1:
+        raise UsageError(f"limit must be at least 1 (got {limit})")
+    return queue_views.open_items(db, queue=queue, viewer=viewer, limit=limit)
+
+
+def submit_external(
+    db: Database,
+    item_id: int,
+    annotator: str,
+    submission: Submission,
+    *,
+    source: str = "labelstudio",
+    external_id: str,
+    now: datetime | None = None,
+) -> SubmitResult | None:
+    """Store a submission made outside evalkit's queue (no lease), by reviewer ``annotator``.
+
+    An annotator evalkit does not know yet gets an account: role reviewer, no password (they
+    cannot log in to the reviewer app until an admin sets one), every tenant (restrict it with
+    ``evalkit reviewers``). The queue's rule applies as in ``submit``: a first submission counts
+    only while the item needs a review (never more than its k; refused with ``LeaseLost``
+    otherwise, nothing stored); one by the same reviewer again is an edit (a new version).
+    ``external_id`` names the exact version (Label Studio: ``<annotation id>@<updated at>``):
+    the same again returns None and stores nothing. Another tenant's item raises
+    ``NotFoundError``, an inactive account ``Forbidden``.
+    """
+    from evalkit.review import accounts
+
+    if not external_id:
+        raise UsageError("an external submission needs its external id")
+    try:
+        reviewer = accounts.get_reviewer(db, annotator)
+    except NotFoundError:
+        try:
+            reviewer = accounts.add_reviewer(db, annotator)
+        except UsageError:  # added meanwhile by a concurrent import, or a name we refuse
+            try:
+                reviewer = accounts.get_reviewer(db, annotator)
+            except NotFoundError:
+                raise UsageError(
+                    f"annotator {annotator!r} cannot be a reviewer name: use letters, digits "
+                    "and . _ @ - (at most 128)"
+                ) from None
+    if not reviewer.active:
+        raise Forbidden(f"reviewer {annotator!r} is deactivated: their labels are not stored")
+    return store.submit_external(
+        db,
+        reviewer,
+        item_id,
+        submission,
+        source=source,
+        external_id=external_id,
+        now=now or utcnow(),
+        decide=consensus.item_status,
     )
 
 

@@ -94,6 +94,23 @@ class QueueItem:
 
 
 @dataclass(frozen=True)
+class OpenItem:
+    """A pending item that still needs reviews (``open_items``): what a labelling tool outside
+    evalkit (Label Studio) is given to label."""
+
+    item_id: int
+    queue: str
+    response: ResponseRecord
+    strategy: str
+    stratum: str | None
+    priority: int
+    due_at: datetime | None
+    required_reviews: int
+    reviews_done: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class SubmitResult:
     """A stored submission: its id and version (1 for the first, more for edits)."""
 

@@ -26,9 +26,18 @@ _SEVERITY = {"none": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 
 
 def write_submission(
-    conn: Connection, item: Any, reviewer: Reviewer, submission: Any, *, kind: str, now: datetime
+    conn: Connection,
+    item: Any,
+    reviewer: Reviewer,
+    submission: Any,
+    *,
+    kind: str,
+    now: datetime,
+    source: str | None = None,
+    external_id: str | None = None,
 ) -> tuple[int, int]:
-    """Append a submission version and its head labels; returns (submission id, version)."""
+    """Append a submission version and its head labels; returns (submission id, version).
+    ``source`` / ``external_id``: where a submission made outside evalkit came from."""
     previous = conn.execute(
         select(S.c.id, S.c.version).where(
             S.c.review_item_id == item.id,
@@ -54,6 +63,8 @@ def write_submission(
             note=submission.note,
             seconds=submission.seconds,
             created_at=now,
+            source=source,
+            external_id=external_id,
         )
         .returning(S.c.id)
     ).scalar_one()

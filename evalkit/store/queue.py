@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, func, not_, or_, select, update
+from sqlalchemy import Connection, and_, exists, func, insert, not_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from evalkit.errors import NotFoundError
@@ -28,9 +28,9 @@ from evalkit.review.types import (
 from evalkit.store import labels as label_store
 from evalkit.store.database import Database
 from evalkit.store.mappers import aware, response_from_row
-from evalkit.store.tables import RESPONSES, REVIEW_ASSIGNMENTS, REVIEW_ITEMS
+from evalkit.store.tables import RESPONSES, REVIEW_ASSIGNMENTS, REVIEW_ITEMS, REVIEW_SUBMISSIONS
 
-IT, A = REVIEW_ITEMS, REVIEW_ASSIGNMENTS
+IT, A, S = REVIEW_ITEMS, REVIEW_ASSIGNMENTS, REVIEW_SUBMISSIONS
 GOLD = "gold"
 #: Statuses of an item that still wants reviews.
 OPEN = "pending"
@@ -239,27 +239,102 @@ def submit(
         item = _locked_item(conn, reviewer, item_id)
         assignment = _assignment(conn, item_id, reviewer.id)
         _require_lease(assignment, item_id, now)
-        is_gold = item.strategy == GOLD
         first = assignment.status == "leased"
-        if first and not is_gold and item.reviews_done >= item.required_reviews:
+        if first and item.strategy != GOLD and item.reviews_done >= item.required_reviews:
             raise LeaseLost(f"item {item_id} has all its {item.required_reviews} reviews")
-        kind = GOLD if is_gold else "review"
-        sub_id, version = label_store.write_submission(
-            conn, item, reviewer, submission, kind=kind, now=now
-        )
-        status = item.status
+        return _counted(conn, item, reviewer, submission, assignment, first, now=now, decide=decide)
+
+
+def submit_external(
+    db: Database,
+    reviewer: Reviewer,
+    item_id: int,
+    submission: Any,
+    *,
+    source: str,
+    external_id: str,
+    now: datetime,
+    decide: Callable[[Sequence[Any]], str],
+) -> SubmitResult | None:
+    """Store labels made outside evalkit's queue (no lease) by ``reviewer``; None when the
+    submission ``external_id`` names is stored already.
+
+    The same rule as ``submit``: a first submission counts only while the item still needs a
+    review nobody else holds a live lease for (else ``LeaseLost``, nothing stored); a
+    reviewer who submitted before makes an edit (a new version, counted once).
+    """
+    with db.transaction() as conn:
+        item = _locked_item(conn, reviewer, item_id)
+        if conn.execute(select(S.c.id).where(S.c.external_id == external_id)).first():
+            return None
+        if item.strategy == GOLD:
+            raise NotFoundError(f"item {item_id} is a gold item: it is answered in evalkit only")
+        assignment = _assignment(conn, item_id, reviewer.id)
+        first = assignment is None or assignment.status != "submitted"
         if first:
-            conn.execute(
-                update(A).where(A.c.id == assignment.id).values(status="submitted", finished_at=now)
-            )
-            conn.execute(
-                update(IT).where(IT.c.id == item_id).values(reviews_done=IT.c.reviews_done + 1)
-            )
-        done = item.reviews_done + (1 if first else 0)
-        if not is_gold and done >= item.required_reviews and item.status != "adjudicated":
-            status = decide(label_store.item_labels(conn, item_id, kinds=("review",)))
-            conn.execute(update(IT).where(IT.c.id == item_id).values(status=status))
-    return SubmitResult(sub_id, item_id, version, status, now)
+            others = conn.execute(
+                select(_live_leases(item.id, now, other_than=reviewer.id))
+            ).scalar_one()
+            if item.status != OPEN or item.reviews_done + others >= item.required_reviews:
+                raise LeaseLost(
+                    f"item {item_id} has all its {item.required_reviews} reviews"
+                    + (f" ({others} leased to reviewers working on it now)" if others else "")
+                )
+            values = {"status": "leased", "leased_at": now, "lease_expires_at": now}
+            if assignment is None:
+                conn.execute(
+                    insert(A).values(review_item_id=item_id, reviewer_id=reviewer.id, **values)
+                )
+            else:
+                conn.execute(update(A).where(A.c.id == assignment.id).values(**values))
+            assignment = _assignment(conn, item_id, reviewer.id)
+        return _counted(
+            conn,
+            item,
+            reviewer,
+            submission,
+            assignment,
+            first,
+            now=now,
+            decide=decide,
+            source=source,
+            external_id=external_id,
+        )
+
+
+def _counted(
+    conn: Connection,
+    item: Any,
+    reviewer: Reviewer,
+    submission: Any,
+    assignment: Any,
+    first: bool,
+    *,
+    now: datetime,
+    decide: Callable[[Sequence[Any]], str],
+    source: str | None = None,
+    external_id: str | None = None,
+) -> SubmitResult:
+    """Write a submission of the locked ``item``: a first one counts toward its reviews; once
+    it has them all, ``decide`` sets its status."""
+    is_gold = item.strategy == GOLD
+    kind = GOLD if is_gold else "review"
+    sub_id, version = label_store.write_submission(
+        conn, item, reviewer, submission, kind=kind, now=now, source=source, external_id=external_id
+    )
+    status = item.status
+    if first:
+        conn.execute(
+            update(A).where(A.c.id == assignment.id).values(status="submitted", finished_at=now)
+        )
+        conn.execute(
+            update(IT).where(IT.c.id == item.id).values(reviews_done=IT.c.reviews_done + 1)
+        )
+    done = item.reviews_done + (1 if first else 0)
+    if not is_gold and done >= item.required_reviews and item.status != "adjudicated":
+        status = decide(label_store.item_labels(conn, item.id, kinds=("review",)))
+        conn.execute(update(IT).where(IT.c.id == item.id).values(status=status))
+    return SubmitResult(sub_id, item.id, version, status, now)
 
 
 def adjudicate(

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from evalkit.records import ResponseRecord
-from evalkit.review.types import QueueItem, QueueStatus, Reviewer, ReviewerProgress
+from evalkit.review.types import OpenItem, QueueItem, QueueStatus, Reviewer, ReviewerProgress
 from evalkit.store.database import Database
 from evalkit.store.mappers import aware, response_from_row
 from evalkit.store.tables import (
@@ -159,3 +159,51 @@ def disputed(
             )
             out.append((item, response))
     return out
+
+
+def open_items(
+    db: Database, *, queue: str | None, viewer: Reviewer | None, limit: int | None
+) -> list[OpenItem]:
+    """Pending, non-gold items that still need reviews, in serving order (priority, due time,
+    age), with their responses."""
+    stmt = _scope(
+        select(
+            IT.c.id.label("item_id"),
+            IT.c.queue,
+            IT.c.strategy,
+            IT.c.stratum,
+            IT.c.priority,
+            IT.c.due_at,
+            IT.c.required_reviews,
+            IT.c.reviews_done,
+            IT.c.created_at.label("item_created_at"),
+            RESPONSES,
+        )
+        .join(RESPONSES, RESPONSES.c.id == IT.c.response_id)
+        .where(
+            IT.c.status == "pending",
+            IT.c.strategy != "gold",
+            IT.c.reviews_done < IT.c.required_reviews,
+        ),
+        queue,
+        viewer,
+    ).order_by(IT.c.serve_key, IT.c.id)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    with db.reader() as conn:
+        rows = [row._mapping for row in conn.execute(stmt)]
+    return [
+        OpenItem(
+            item_id=m["item_id"],
+            queue=m["queue"],
+            response=response_from_row(m),
+            strategy=m["strategy"],
+            stratum=m["stratum"],
+            priority=m["priority"],
+            due_at=aware(m["due_at"]),
+            required_reviews=m["required_reviews"],
+            reviews_done=m["reviews_done"],
+            created_at=aware(m["item_created_at"]),  # type: ignore[arg-type]
+        )
+        for m in rows
+    ]

@@ -246,6 +246,10 @@ class ReviewSubmissionRow(Base):
     note: Mapped[str | None] = mapped_column(Text)
     seconds: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime]
+    #: where it was made when not in evalkit's queue (``labelstudio``), and that source's id of
+    #: the exact version imported: unique, so the same annotation is never stored twice
+    source: Mapped[str | None] = mapped_column(String(32))
+    external_id: Mapped[str | None] = mapped_column(String(256), unique=True, index=True)
 
 
 class SamplingRuleRow(Base):
