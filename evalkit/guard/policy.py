@@ -53,9 +53,7 @@ class GuardPolicy:
 
     def decide(self, scores: Mapping[str, float]) -> tuple[str, tuple[str, ...]]:
         """(action, heads that caused it): the most severe action any head calls for."""
-        blocking = tuple(
-            h for h, s in scores.items() if self.block.get(h) is not None and s >= self.block[h]
-        )  # type: ignore[operator]
+        blocking = tuple(h for h, s in scores.items() if _reaches(s, self.block.get(h)))
         if blocking:
             return "block", blocking
         reviewing = tuple(h for h, s in scores.items() if h in self.review and s >= self.review[h])
@@ -66,3 +64,7 @@ class GuardPolicy:
     @property
     def on_failure(self) -> str:
         return "allow" if self.fail_mode == "open" else "block"
+
+
+def _reaches(score: float, threshold: float | None) -> bool:
+    return threshold is not None and score >= threshold

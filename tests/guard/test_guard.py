@@ -8,6 +8,7 @@ import pytest
 
 from evalkit import Guard
 from evalkit.guard import GuardPolicy
+from evalkit.guard.recording import VerdictRecorder
 from evalkit.records import utcnow
 from evalkit.settings import Settings
 from evalkit.store import queries
@@ -23,6 +24,11 @@ def guard(trained):
         yield loaded
 
 
+def variant(guard: Guard, **policy) -> Guard:
+    """The loaded artifact under another policy (loading it again takes seconds)."""
+    return Guard(guard.artifact, GuardPolicy.from_metadata(guard.artifact.metadata, **policy))
+
+
 def test_check_scores_every_head_and_decides(guard, trained):
     verdict = guard.check(prompt="Where is my order?", response="It ships tomorrow.")
     assert sorted(verdict.scores) == ["hallucination", "harm", "impolite"]
@@ -32,20 +38,18 @@ def test_check_scores_every_head_and_decides(guard, trained):
     assert verdict.error is None and not verdict.shadow
 
 
-def test_thresholds_decide_the_action(trained):
-    always = Guard.load(trained.path, block={"impolite": 0.0})
+def test_thresholds_decide_the_action(guard):
+    always = variant(guard, block={"impolite": 0.0})
     assert (always.check(response=HARSH).action, always.check(response=HARSH).heads) == (
         "block",
         ("impolite",),
     )
-    review = Guard.load(
-        trained.path, block={}, review={"hallucination": 0.0, "harm": 1.0, "impolite": 1.0}
-    )
+    review = variant(guard, block={}, review={"hallucination": 0.0, "harm": 1.0, "impolite": 1.0})
     assert review.check(response="Fine.").action == "review"
 
 
-def test_shadow_mode_never_blocks_but_says_what_it_would_do(trained):
-    shadow = Guard.load(trained.path, shadow=True, block={"impolite": 0.0})
+def test_shadow_mode_never_blocks_but_says_what_it_would_do(guard):
+    shadow = variant(guard, shadow=True, block={"impolite": 0.0})
     verdict = shadow.check(response=HARSH)
     assert (verdict.action, verdict.decided, verdict.shadow) == ("allow", "block", True)
 
@@ -62,28 +66,28 @@ class _Slow:
 
 
 @pytest.mark.parametrize(("mode", "action"), [("open", "allow"), ("closed", "block")])
-def test_a_model_error_is_answered_by_the_fail_mode(trained, mode, action):
-    guard = Guard.load(trained.path, fail_mode=mode)
-    guard.scorer = _Broken()  # fault injection: the model itself fails
-    verdict = guard.check(response="anything")
+def test_a_model_error_is_answered_by_the_fail_mode(guard, mode, action):
+    broken = variant(guard, fail_mode=mode)
+    broken.scorer = _Broken()  # fault injection: the model itself fails
+    verdict = broken.check(response="anything")
     assert (verdict.action, verdict.scores) == (action, {})
     assert "model exploded" in verdict.error
 
 
 @pytest.mark.parametrize(("mode", "action"), [("open", "allow"), ("closed", "block")])
-def test_a_timeout_is_answered_by_the_fail_mode_in_time(trained, mode, action):
-    guard = Guard.load(trained.path, fail_mode=mode, timeout_ms=50)
-    guard.scorer = _Slow()
+def test_a_timeout_is_answered_by_the_fail_mode_in_time(guard, mode, action):
+    slow = variant(guard, fail_mode=mode, timeout_ms=50)
+    slow.scorer = _Slow()
     started = time.perf_counter()
-    verdict = guard.check(response="anything")
+    verdict = slow.check(response="anything")
     assert time.perf_counter() - started < 0.4
     assert verdict.action == action and "longer than 50 ms" in verdict.error
-    guard.close()
+    slow.close()
 
 
-def test_long_inputs_are_cut_to_the_limit(trained):
-    guard = Guard.load(trained.path, max_chars=100)
-    long, short = guard.check(response="word " * 1000), guard.check(response="word " * 10)
+def test_long_inputs_are_cut_to_the_limit(guard):
+    cut = variant(guard, max_chars=100)
+    long, short = cut.check(response="word " * 1000), cut.check(response="word " * 10)
     assert long.truncated and not short.truncated and long.scores
 
 
@@ -103,12 +107,13 @@ def test_check_many_takes_records_and_mappings(guard, trained):
         response=examples[0].response,
         context=examples[0].context,
         response_id=examples[0].id,
+        confidence=examples[0].confidence,
     )
     # Batches of more than 32 take sklearn's path, single checks the compiled one: same answer.
     assert one.scores == pytest.approx(verdicts[0].scores, abs=1e-5)
 
 
-def test_flagged_verdicts_are_recorded_and_queued(trained, store_url):
+def test_flagged_verdicts_are_recorded_and_queued(guard, store_url):
     from evalkit.capture.ingest import Ingestor
 
     db = Database.open(store_url)
@@ -116,14 +121,18 @@ def test_flagged_verdicts_are_recorded_and_queued(trained, store_url):
     Ingestor(db, settings).ingest_records(
         [{"id": "r-1", "prompt": "Help?", "response": HARSH, "created_at": utcnow().isoformat()}]
     )
-    guard = Guard.load(trained.path, database_url=store_url, block={"impolite": 0.0})
-    verdict = guard.check(response=HARSH, response_id="r-1")
-    guard.check(response="Happy to help!", response_id="r-2", meta={})
+    recording = Guard(
+        guard.artifact,
+        GuardPolicy.from_metadata(guard.artifact.metadata, block={"impolite": 0.0}),
+        recorder=VerdictRecorder(store_url),
+    )
+    verdict = recording.check(response=HARSH, response_id="r-1")
+    recording.check(response="Happy to help!", response_id="r-2", meta={})
     assert verdict.action == "block"
-    guard.close()
+    recording.close()
     rows = recent_verdicts(db)
     assert {r["response_id"] for r in rows} == {"r-1", "r-2"}
-    assert guard.recorder is not None and guard.recorder.stats.enqueued == 1
+    assert recording.recorder is not None and recording.recorder.stats.enqueued == 1
     assert queries.get_response(db, "r-1") is not None
     items = _review_items(db)
     assert [(i["response_id"], i["strategy"]) for i in items] == [("r-1", "flagged")]
@@ -138,18 +147,23 @@ def _review_items(db):
         return [dict(r._mapping) for r in conn.execute(REVIEW_ITEMS.select())]
 
 
-def test_the_guard_keeps_answering_when_the_store_is_down(trained):
+def test_the_guard_keeps_answering_when_the_store_is_down(guard):
     down = "postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=1"
-    guard = Guard.load(trained.path, database_url=down, block={"impolite": 0.0})
+    offline = Guard(
+        guard.artifact,
+        GuardPolicy.from_metadata(guard.artifact.metadata, block={"impolite": 0.0}),
+        recorder=VerdictRecorder(down),
+    )
     started = time.perf_counter()
-    verdicts = [guard.check(response=HARSH, response_id=f"x-{i}") for i in range(20)]
+    verdicts = [offline.check(response=HARSH, response_id=f"x-{i}") for i in range(20)]
     assert time.perf_counter() - started < 5
     assert {v.action for v in verdicts} == {"block"} and all(v.error is None for v in verdicts)
     deadline = time.monotonic() + 10
-    while guard.recorder.stats.store_errors == 0 and time.monotonic() < deadline:
+    stats = offline.recorder.stats
+    while stats.store_errors == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert guard.recorder.stats.store_errors >= 1 and guard.recorder.stats.written == 0
-    guard.close(timeout=0.2)
+    assert stats.store_errors >= 1 and stats.written == 0
+    offline.close(timeout=0.2)
 
 
 def test_verdict_dict_is_json_ready(guard):

@@ -24,8 +24,10 @@ def _settings(tmp_path, url: str) -> Settings:
     )
 
 
-@pytest.fixture
-def served(trained, tmp_path):
+@pytest.fixture(scope="module")
+def served(trained, tmp_path_factory):
+    """One app for the module: it loads the classifier at start, which takes seconds."""
+    tmp_path = tmp_path_factory.mktemp("served")
     url = f"sqlite:///{tmp_path / 'evalkit.db'}"
     db = Database.open(url)
     meta = trained.metadata
@@ -106,12 +108,22 @@ def test_not_a_check_422_naming_the_problem(served, body, where):
     assert where in [p["loc"] for p in answer.json()["detail"]]
 
 
+def _count(text: str, series: str) -> float:
+    line = next((x for x in text.splitlines() if x.startswith(series + " ")), None)
+    return float(line.split()[-1]) if line else 0.0
+
+
 def test_metrics_count_requests_actions_and_the_version(served, trained):
+    ok, bad = (
+        'evalkit_guard_requests_total{status="200"}',
+        ('evalkit_guard_requests_total{status="422"}'),
+    )
+    before = served.get("/metrics").text
     served.post("/v1/check", json=ITEM)
     served.post("/v1/check", content=b"{", headers={"Content-Type": "application/json"})
     text = served.get("/metrics").text
-    assert 'evalkit_guard_requests_total{status="200"} 1.0' in text
-    assert 'evalkit_guard_requests_total{status="422"} 1.0' in text
+    assert _count(text, ok) == _count(before, ok) + 1
+    assert _count(text, bad) == _count(before, bad) + 1
     assert "evalkit_guard_latency_seconds_bucket" in text
     assert "evalkit_guard_actions_total{" in text
     assert f'evalkit_guard_classifier_info{{version="{trained.version}"}} 1.0' in text

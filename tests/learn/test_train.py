@@ -43,7 +43,7 @@ def test_a_head_without_enough_labels_is_skipped_with_the_reason(static_model, t
     sets = support.demo_sets()
     few = sets["harm"].subset(np.arange(30))
     result = train_classifier(
-        {"impolite": sets["impolite"], "harm": few},
+        {"impolite": sets["impolite"].subset(np.arange(200)), "harm": few},
         TrainOptions(heads=("harm", "impolite"), **support.FAST),
         out_dir=tmp_path,
         encoder_dir=static_model,
