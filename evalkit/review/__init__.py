@@ -36,6 +36,12 @@ Queue (``evalkit.review.queue``):
     A lost lease raises ``LeaseLost`` (HTTP 409), a missing role ``Forbidden`` (403), another
     tenant's item ``NotFoundError`` (404).
 
+Breakdowns for admins (``evalkit.review.breakdowns``): ``queue_depth(db, *, queue=None,
+viewer=None, now) -> list[DepthRow]`` (priority, strategy, stratum, open, overdue);
+``sla_breaches(db, *, since, now, viewer=None) -> list[Breach]``; ``throughput(db, *, since,
+until, bucket="hour"|"day", viewer=None) -> list[ThroughputRow]`` (reviewer, bucket_start,
+submitted, median_seconds).
+
 Sampling puts items in the queue (``evalkit.sample``: ``enqueue_flagged``, strategies).
 """
 
@@ -50,6 +56,14 @@ from evalkit.review.accounts import (
     set_active,
     set_password,
     verify_login,
+)
+from evalkit.review.breakdowns import (
+    Breach,
+    DepthRow,
+    ThroughputRow,
+    queue_depth,
+    sla_breaches,
+    throughput,
 )
 from evalkit.review.final import final_labels
 from evalkit.review.queue import (
@@ -80,6 +94,8 @@ from evalkit.review.types import (
 )
 
 __all__ = [
+    "Breach",
+    "DepthRow",
     "DisputedItem",
     "FinalLabel",
     "Forbidden",
@@ -92,6 +108,7 @@ __all__ = [
     "ReviewerProgress",
     "Submission",
     "SubmitResult",
+    "ThroughputRow",
     "accounts",
     "add_reviewer",
     "adjudicate",
@@ -105,6 +122,7 @@ __all__ = [
     "mint_token",
     "open_items",
     "parse_submission",
+    "queue_depth",
     "queue_status",
     "release",
     "renew",
@@ -113,7 +131,9 @@ __all__ = [
     "schema",
     "set_active",
     "set_password",
+    "sla_breaches",
     "submit",
     "submit_external",
+    "throughput",
     "verify_login",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 from views import admin, ui
@@ -25,3 +25,36 @@ if head.oldest_due_at is not None and head.overdue:
 
 st.subheader("Items by status")
 st.bar_chart(admin.status_counts(status), x="status", y="items", horizontal=True)
+
+db, viewer = ui.database(), session.reviewer
+
+st.subheader("Queue depth by priority, strategy and stratum")
+depth = admin.depth(db, viewer, now=now)
+if depth.empty:
+    st.caption("Nothing is waiting.")
+else:
+    st.bar_chart(depth, x="cell", y=["open", "overdue"], horizontal=True, stack=False)
+
+bucket = st.radio(
+    "Period",
+    ["hour", "day"],
+    horizontal=True,
+    format_func={"hour": "last 24 hours, per hour", "day": "last 14 days, per day"}.get,
+)
+since = now - (timedelta(hours=24) if bucket == "hour" else timedelta(days=14))
+
+st.subheader("SLA breaches")
+late = admin.breaches(db, viewer, since=since, now=now)
+if late.empty:
+    st.caption("No item missed its due time in this period.")
+else:
+    st.bar_chart(late, x="item", y="hours late")
+    st.dataframe(late, hide_index=True)
+
+st.subheader("Throughput per reviewer")
+work = admin.throughput(db, viewer, since=since, until=now, bucket=bucket)
+if work.empty:
+    st.caption("No reviews were submitted in this period.")
+else:
+    st.bar_chart(work, x="bucket start", y="submitted", color="reviewer")
+    st.line_chart(work, x="bucket start", y="median seconds", color="reviewer")

@@ -123,3 +123,54 @@ def accuracy_per_reviewer(report: AgreementReport) -> pd.DataFrame:
     ]
     columns = ["reviewer", "with consensus", "gold accuracy", "gold answers", "labels"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def depth(db: Database, viewer: Reviewer, *, now: datetime) -> pd.DataFrame:
+    """Pending items per cell (priority · strategy · stratum), open and overdue, high first."""
+    rows = [
+        {
+            "cell": f"p{r.priority} · {r.strategy}" + (f" · {r.stratum}" if r.stratum else ""),
+            "priority": r.priority,
+            "strategy": r.strategy,
+            "stratum": r.stratum,
+            "open": r.open,
+            "overdue": r.overdue,
+        }
+        for r in review.queue_depth(db, viewer=viewer, now=now)
+    ]
+    columns = ["cell", "priority", "strategy", "stratum", "open", "overdue"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def breaches(db: Database, viewer: Reviewer, *, since: datetime, now: datetime) -> pd.DataFrame:
+    """Items that missed their due time since ``since``: done late, or still open."""
+    rows = [
+        {
+            "item": b.item_id,
+            "queue": b.queue,
+            "priority": b.priority,
+            "strategy": b.strategy,
+            "due at": b.due_at,
+            "finished at": b.finished_at,
+            "hours late": round(b.late_by.total_seconds() / 3600, 1),
+        }
+        for b in review.sla_breaches(db, since=since, now=now, viewer=viewer)
+    ]
+    columns = ["item", "queue", "priority", "strategy", "due at", "finished at", "hours late"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def throughput(
+    db: Database, viewer: Reviewer, *, since: datetime, until: datetime, bucket: str
+) -> pd.DataFrame:
+    """Counted reviews per reviewer and hour or day, with the median seconds per item."""
+    rows = [
+        {
+            "reviewer": r.reviewer,
+            "bucket start": r.bucket_start,
+            "submitted": r.submitted,
+            "median seconds": r.median_seconds,
+        }
+        for r in review.throughput(db, since=since, until=until, bucket=bucket, viewer=viewer)
+    ]
+    return pd.DataFrame(rows, columns=["reviewer", "bucket start", "submitted", "median seconds"])

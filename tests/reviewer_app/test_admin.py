@@ -25,6 +25,31 @@ def test_queue_numbers_and_reviewer_work(disputed):
     assert list(work["submitted"]) == [1, 1]
 
 
+def test_depth_breaches_and_throughput_frames(disputed):
+    from datetime import timedelta
+
+    from evalkit.sample import enqueue_flagged
+
+    root = get_reviewer(disputed, "root")
+    now = datetime.now(UTC)
+    depth = admin.depth(disputed, root, now=now)
+    assert int(depth["open"].sum()) == 6 and int(depth["overdue"].sum()) == 0
+    work = admin.throughput(disputed, root, since=now - timedelta(days=1), until=now, bucket="day")
+    assert sorted(work["reviewer"]) == ["ann", "bea"] and work["submitted"].tolist() == [1, 1]
+    # a flagged item due an hour ago and still open: a breach, overdue in its cell
+    (late,) = enqueue_flagged(
+        disputed,
+        ["r-500"],
+        reason="guard",
+        queue="urgent",
+        due_in=timedelta(hours=1),
+        now=now - timedelta(hours=2),
+    ).added
+    frame = admin.breaches(disputed, root, since=now - timedelta(days=1), now=now)
+    assert frame["item"].tolist() == [late] and frame["hours late"].tolist() == [1.0]
+    assert int(admin.depth(disputed, root, now=now)["overdue"].sum()) == 1
+
+
 def test_agreement_frames_leave_out_what_cannot_be_computed(disputed):
     report = admin.agreement(disputed)
     alpha = admin.alpha_per_field(report)
@@ -52,6 +77,12 @@ def test_admin_pages_render_for_an_admin_only(disputed, page):
             "SLA breaches (overdue)",
         ]
         assert at.metric[0].value == "6"
+        assert [h.value for h in at.subheader][1:] == [
+            "Queue depth by priority, strategy and stratum",
+            "SLA breaches",
+            "Throughput per reviewer",
+        ]
+        assert "No item missed its due time in this period." in [c.value for c in at.caption]
     else:
         assert [t.value for t in at.title] == ["Reviewers"]
         assert "Agreement" in [h.value for h in at.header]
