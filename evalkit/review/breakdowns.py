@@ -97,8 +97,8 @@ def throughput(
     for who, at, seconds in store.submissions(db, since=since, until=until, viewer=viewer):
         cells.setdefault((who, _bucket(at, bucket)), []).append(seconds)
     out = []
-    for (who, start), seconds in sorted(cells.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        timed = [s for s in seconds if s is not None]
+    for (who, start), times in sorted(cells.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        timed = [t for t in times if t is not None]
         median = statistics.median(timed) if timed else None
-        out.append(ThroughputRow(who, start, len(seconds), median))
+        out.append(ThroughputRow(who, start, len(times), median))
     return out
