@@ -58,9 +58,7 @@ def test_the_whole_loop_leaves_every_stage_in_the_store(tmp_path):
         active = conn.execute(
             text("SELECT artifact_path FROM classifier_versions WHERE active")
         ).all()
-        verdicts = conn.execute(
-            text("SELECT candidate, passed FROM gate_runs ORDER BY id")
-        ).all()
+        verdicts = conn.execute(text("SELECT candidate, passed FROM gate_runs ORDER BY id")).all()
         reviewers = {r[0] for r in conn.execute(text("SELECT username FROM reviewers"))}
     engine.dispose()
     assert reviewed >= 200
