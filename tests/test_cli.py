@@ -175,12 +175,12 @@ def test_unreachable_store_exits_3(tmp_path):
 
 
 def test_demo_runs_end_to_end_and_is_idempotent(env, tmp_path):
-    result = run(env, "demo", "--n", "300", "--quiet")
+    result = run(env, "demo", "--n", "300", "--until", "capture", "--quiet")
     assert result.exit_code == 0, result.output
     assert "stored 300" in result.output and "PII redacted" in result.output
     summary = json.loads(run(env, "summary", "--json").output)
     assert summary["responses"] == 300 and len(summary["models"]) >= 3
-    again = run(env, "demo", "--n", "300", "--quiet")
+    again = run(env, "demo", "--n", "300", "--until", "capture", "--quiet")
     assert again.exit_code == 0 and "stored 0, duplicates 300" in again.output
 
     # The summary a user reads: whole column names, outcomes known (mostly from late events),
@@ -197,11 +197,11 @@ def test_demo_runs_end_to_end_and_is_idempotent(env, tmp_path):
 def test_demo_with_another_seed_or_size_adds_its_own_traffic(env, tmp_path):
     """Another seed (or size) is other traffic: it must be stored beside the first run, not be
     refused as 300 conflicts, and each run keeps its own ground truth."""
-    assert run(env, "demo", "--n", "300", "--quiet").exit_code == 0
-    other = run(env, "demo", "--n", "300", "--seed", "8", "--quiet")
+    assert run(env, "demo", "--n", "300", "--until", "capture", "--quiet").exit_code == 0
+    other = run(env, "demo", "--n", "300", "--seed", "8", "--until", "capture", "--quiet")
     assert other.exit_code == 0, other.output
     assert "stored 300" in other.output and "conflict" not in other.output
-    bigger = run(env, "demo", "--n", "400", "--quiet")
+    bigger = run(env, "demo", "--n", "400", "--until", "capture", "--quiet")
     assert bigger.exit_code == 0 and "stored 400" in bigger.output, bigger.output
     assert json.loads(run(env, "summary", "--json").output)["responses"] == 1000
     data_dir = Path(env["EVALKIT_DATA_DIR"]) / "demo"
@@ -326,3 +326,9 @@ def test_redact_kinds_setting_error_shows_the_value_as_given(no_store_env):
         "error: EVALKIT_REDACT_KINDS: unknown PII kind(s) 'nope'; "
         'known: email, phone, card, ip, secret (got \'["email","nope"]\')\n'
     )
+
+
+def test_demo_refuses_an_unknown_stage(no_store_env):
+    result = run(no_store_env, "demo", "--until", "deploy")
+    assert result.exit_code == 2
+    assert "unknown stage 'deploy'" in result.output and "capture, review" in result.output
