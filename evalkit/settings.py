@@ -204,8 +204,7 @@ class Settings(BaseSettings):
     guard_timeout_ms: float | None = Field(
         default=None,
         ge=1,
-        description="Longest a guard check may take before the fail mode answers; none: no "
-        "limit.",
+        description="Longest a guard check may take before the fail mode answers; none: no limit.",
     )
     guard_max_chars: int = Field(
         default=20_000,
