@@ -291,7 +291,10 @@ def _render(results: list[GateResult], *, quiet: bool) -> None:
             ids = ", ".join(r.case.id for r in g.flaky[:10])
             console.print(f"  [yellow]flaky[/] ({len(g.flaky)}): {escape(ids)}", highlight=False)
         for warning in g.warnings:
-            console.print(f"  [yellow]warning:[/] {escape(warning)}", highlight=False)
+            # Not wrapped: a warning names files, and a path broken over lines cannot be copied.
+            console.print(
+                f"  [yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True
+            )
     ok = all(g.passed for g in results)
     console.print(
         f"[bold]Gate {'passed' if ok else 'failed'}[/] "
