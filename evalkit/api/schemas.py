@@ -143,3 +143,7 @@ class Health(BaseModel):
     status: Literal["ok"]
     store: str = Field(description="The store's SQL dialect: sqlite or postgresql.")
     version: str
+    classifier_version: str | None = Field(
+        description="The risk classifier `/v1/check` answers with (loaded at start), or null "
+        "when none is active."
+    )

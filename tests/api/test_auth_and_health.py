@@ -42,6 +42,7 @@ def test_healthz_needs_no_token(anonymous, store_url):
             "status": "ok",
             "store": make_url(store_url).get_backend_name(),
             "version": evalkit.__version__,
+            "classifier_version": None,
         },
     )
 

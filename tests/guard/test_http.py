@@ -129,6 +129,10 @@ def test_metrics_count_requests_actions_and_the_version(served, trained):
     assert f'evalkit_guard_classifier_info{{version="{trained.version}"}} 1.0' in text
 
 
+def test_healthz_says_which_classifier_is_live(served, trained):
+    assert served.get("/healthz").json()["classifier_version"] == trained.version
+
+
 def test_no_classifier_503_with_the_way_out(tmp_path):
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     with TestClient(create_app(_settings(tmp_path, url)), headers=AUTH) as client:
