@@ -93,12 +93,25 @@ def serve_app(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], str]]:
             proc.wait()
 
 
+def _drop_leftover_event_loop() -> None:
+    """A session fixture never runs inside an event loop, yet an earlier test in the same
+    worker can leave one registered as running in this thread (seen in CI: the watch page's
+    browser tests after other suites in one xdist worker; nest_asyncio, which deepeval
+    brings, keeps loops marked as running). Playwright's sync API then refuses to start
+    ("using Playwright Sync API inside the asyncio loop"). Nothing can be awaiting it here."""
+    import asyncio.events
+
+    if asyncio.events._get_running_loop() is not None:
+        asyncio.events._set_running_loop(None)
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
         require_service(f"no Chromium at {CHROMIUM}: apt-get install -y chromium")
     from playwright.sync_api import sync_playwright
 
+    _drop_leftover_event_loop()
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
