@@ -111,7 +111,7 @@ def test_the_demo_serves_the_app_and_the_api_until_ctrl_c(tmp_path):
             if not line:
                 break
             lines.append(line)
-            if "Demo logins" in line:
+            if "demo-reviewer-2 /" in line:  # the last line before it waits
                 break
         printed = "".join(lines)
         api = re.search(r"api\s+(http://127\.0\.0\.1:\d+)", printed)

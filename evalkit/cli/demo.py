@@ -224,11 +224,14 @@ def _serve(*, api_port: int, app_port: int) -> None:
     served = start_services(
         env, api_port=api_port, app_port=app_port, log_dir=settings.data_dir / "logs"
     )
-    for item in served:
-        console.print(f"  {item.name:<13} {item.url}")
-    console.print(f"  API token     {token}  (Authorization: Bearer …)")
-    console.print("  Demo logins (local demo only):")
-    for username, role, password in DEMO_ACCOUNTS:
-        console.print(f"    {role:<12} {username} / {password}")
-    why = serve_until_interrupted(served)
+
+    def announce() -> None:
+        for item in served:
+            console.print(f"  {item.name:<13} {item.url}")
+        console.print(f"  API token     {token}  (Authorization: Bearer …)")
+        console.print("  Demo logins (local demo only):")
+        for username, role, password in DEMO_ACCOUNTS:
+            console.print(f"    {role:<12} {username} / {password}")
+
+    why = serve_until_interrupted(served, announce=announce)
     console.print(f"Stopped ({why}).")

@@ -144,9 +144,15 @@ def stop_services(served: Sequence[Served], grace: float = 10) -> None:
 
 
 def serve_until_interrupted(
-    served: Sequence[Served], *, poll: Callable[[], None] | None = None
+    served: Sequence[Served],
+    *,
+    announce: Callable[[], None] | None = None,
+    poll: Callable[[], None] | None = None,
 ) -> str:
-    """Block until Ctrl-C, SIGTERM or a child's exit; stop every child; say why it ended."""
+    """Block until Ctrl-C, SIGTERM or a child's exit; stop every child; say why it ended.
+
+    ``announce`` (printing where things are) runs inside the guarded block: a Ctrl-C that
+    arrives while it prints still stops the children and ends cleanly."""
     stop = {"why": ""}
 
     def _on_term(_signum: int, _frame: object) -> None:
@@ -154,6 +160,8 @@ def serve_until_interrupted(
 
     previous = signal.signal(signal.SIGTERM, _on_term)
     try:
+        if announce is not None:
+            announce()
         while not stop["why"]:
             for item in served:
                 if item.process.poll() is not None:
