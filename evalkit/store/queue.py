@@ -162,22 +162,25 @@ def _lease(
     )
 
 
+def item_with_response(*extra: Any) -> Any:
+    """SELECT of a review item's serving fields joined with its response: what every view of
+    an item (a claim, the disputed list, the open items for Label Studio) starts from."""
+    return select(
+        IT.c.id.label("item_id"),
+        IT.c.queue,
+        IT.c.strategy,
+        IT.c.stratum,
+        IT.c.priority,
+        IT.c.due_at,
+        IT.c.required_reviews,
+        *extra,
+        IT.c.created_at.label("item_created_at"),
+        RESPONSES,
+    ).join(RESPONSES, RESPONSES.c.id == IT.c.response_id)
+
+
 def _queue_item(conn: Connection, item_id: int, expires: datetime) -> QueueItem:
-    row = conn.execute(
-        select(
-            IT.c.id.label("item_id"),
-            IT.c.queue,
-            IT.c.strategy,
-            IT.c.stratum,
-            IT.c.priority,
-            IT.c.due_at,
-            IT.c.required_reviews,
-            IT.c.created_at.label("item_created_at"),
-            RESPONSES,
-        )
-        .join(RESPONSES, RESPONSES.c.id == IT.c.response_id)
-        .where(IT.c.id == item_id)
-    ).one()
+    row = conn.execute(item_with_response().where(IT.c.id == item_id)).one()
     m = row._mapping
     return QueueItem(
         item_id=m["item_id"],

@@ -11,8 +11,8 @@ from evalkit.records import ResponseRecord
 from evalkit.review.types import OpenItem, QueueItem, QueueStatus, Reviewer, ReviewerProgress
 from evalkit.store.database import Database
 from evalkit.store.mappers import aware, response_from_row
+from evalkit.store.queue import item_with_response
 from evalkit.store.tables import (
-    RESPONSES,
     REVIEW_ASSIGNMENTS,
     REVIEW_ITEMS,
     REVIEW_SUBMISSIONS,
@@ -119,19 +119,7 @@ def disputed(
 ) -> list[tuple[QueueItem, ResponseRecord]]:
     stmt = (
         _scope(
-            select(
-                IT.c.id.label("item_id"),
-                IT.c.queue,
-                IT.c.strategy,
-                IT.c.stratum,
-                IT.c.priority,
-                IT.c.due_at,
-                IT.c.required_reviews,
-                IT.c.created_at.label("item_created_at"),
-                RESPONSES,
-            )
-            .join(RESPONSES, RESPONSES.c.id == IT.c.response_id)
-            .where(IT.c.status == "disputed"),
+            item_with_response().where(IT.c.status == "disputed"),
             queue,
             viewer,
         )
@@ -167,20 +155,7 @@ def open_items(
     """Pending, non-gold items that still need reviews, in serving order (priority, due time,
     age), with their responses."""
     stmt = _scope(
-        select(
-            IT.c.id.label("item_id"),
-            IT.c.queue,
-            IT.c.strategy,
-            IT.c.stratum,
-            IT.c.priority,
-            IT.c.due_at,
-            IT.c.required_reviews,
-            IT.c.reviews_done,
-            IT.c.created_at.label("item_created_at"),
-            RESPONSES,
-        )
-        .join(RESPONSES, RESPONSES.c.id == IT.c.response_id)
-        .where(
+        item_with_response(IT.c.reviews_done).where(
             IT.c.status == "pending",
             IT.c.strategy != "gold",
             IT.c.reviews_done < IT.c.required_reviews,
