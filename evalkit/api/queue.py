@@ -148,20 +148,12 @@ async def post_labels(item_id: int, request: Request, reviewer: ReviewerDep, db:
     """Body: ``{"labels": {"hallucination": "no", "harm": {"value": "low", "category":
     "financial"}}, "correction": ..., "note": ..., "seconds": 42}``; see ``GET /v1/queue/schema``.
     Again for the same item: an edit (a new version; the old one is kept)."""
-    body = await json_body(request, shape='send {"labels": {"HEAD": VALUE, ...}}')
-    if not isinstance(body, dict) or "labels" not in body:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, 'send {"labels": {"HEAD": VALUE}}')
-    general = {k: v for k, v in body.items() if k != "labels"}
+    labels, general = await _labels_body(request)
     try:
-        result = review_queue.submit(db, reviewer, item_id, body["labels"], **general)
+        result = review_queue.submit(db, reviewer, item_id, labels, **general)
     except (LeaseLost, NotFoundError, UsageError) as exc:
         raise _translate(exc) from None
-    return Submitted(
-        item_id=item_id,
-        submission_id=result.submission_id,
-        version=result.version,
-        item_status=result.item_status,
-    )
+    return _submitted(item_id, result)
 
 
 @router.post("/items/{item_id}/release", response_model=Released, summary="Release (skip)")
@@ -266,14 +258,23 @@ async def post_adjudication(
     item_id: int, request: Request, reviewer: ReviewerDep, db: DbDep
 ) -> Any:
     """The same body as a submission; the adjudicator's labels become the item's final ones."""
+    labels, general = await _labels_body(request)
+    try:
+        result = review_queue.adjudicate(db, reviewer, item_id, labels, **general)
+    except (Forbidden, NotFoundError, UsageError) as exc:
+        raise _translate(exc) from None
+    return _submitted(item_id, result)
+
+
+async def _labels_body(request: Request) -> tuple[Any, dict[str, Any]]:
+    """A submission's or adjudication's body: its ``labels`` and the general fields beside."""
     body = await json_body(request, shape='send {"labels": {"HEAD": VALUE, ...}}')
     if not isinstance(body, dict) or "labels" not in body:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, 'send {"labels": {"HEAD": VALUE}}')
-    general = {k: v for k, v in body.items() if k != "labels"}
-    try:
-        result = review_queue.adjudicate(db, reviewer, item_id, body["labels"], **general)
-    except (Forbidden, NotFoundError, UsageError) as exc:
-        raise _translate(exc) from None
+    return body["labels"], {k: v for k, v in body.items() if k != "labels"}
+
+
+def _submitted(item_id: int, result: Any) -> Submitted:
     return Submitted(
         item_id=item_id,
         submission_id=result.submission_id,
