@@ -130,6 +130,31 @@ def test_feedback_takes_a_date_alone_too(db, settings, tmp_path):
     assert (report.stored, report.errors) == (1, [])
 
 
+# -- numbers given as text --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "text"),
+    [("latency_ms", "inf"), ("latency_ms", "Infinity"), ("cost", "1e999"), ("latency_ms", "nan")],
+)
+def test_text_that_reads_as_a_non_finite_number_is_refused_naming_the_field(
+    db, settings, tmp_path, field, text
+):
+    """ "inf" passed ``>= 0`` through msgspec's CSV coercions and was stored as infinity."""
+    jsonl = write_jsonl(tmp_path / "a.jsonl", [{"id": "j", "response": "x", field: text}])
+    csv_path = tmp_path / "a.csv"
+    csv_path.write_text(f"id,response,{field}\nc,x,{text}\nkept,y,12.5\n")
+
+    report = ingest(db, settings, jsonl, csv_path)
+
+    assert [(e.location, e.field) for e in report.errors] == [("line 1", field), ("line 2", field)]
+    for error in report.errors:
+        assert f"(got {text!r})" in error.message
+        assert any(w in error.message for w in ("finite", "out of range", ">= 0"))
+    assert report.stored == 1
+    assert getattr(get_response(db, "kept"), field) == 12.5
+
+
 # -- metadata as JSON text ----------------------------------------------------------------------
 
 

@@ -171,9 +171,18 @@ def convert_input(data: dict[str, Any], shape: type[_S]) -> _S:
     fields = {k: v for k, v in data.items() if k != "metadata"} if metadata is not None else data
     try:
         # strict=False: the coercions a CSV needs ("12.5" is a number, "7" a count).
-        return msgspec.convert(fields, shape, strict=False)
+        parsed = msgspec.convert(fields, shape, strict=False)
     except msgspec.ValidationError as exc:
         raise _problem(str(exc), data) from None
+    # That coercion also reads "inf" and "1e999" as infinity, which passes ``ge=0`` but is no
+    # latency or cost, and PostgreSQL's JSON would refuse it; a float given as such is already
+    # refused by ``_check_text``, so only text can get here.
+    for name, value in fields.items():
+        if type(value) is str:
+            number = getattr(parsed, name, None)
+            if type(number) is float and not math.isfinite(number):
+                raise FieldProblem(name, f"expected a finite number (got {value[:60]!r})")
+    return parsed
 
 
 def collect_metadata(
