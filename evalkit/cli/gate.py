@@ -88,6 +88,15 @@ def gate_run(
         float | None, typer.Option("--pass-rate", min=0, max=1, help="Override the suites'.")
     ] = None,
     max_drop: Annotated[float | None, typer.Option("--max-drop", min=0, max=1)] = None,
+    tag_rates: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tag",
+            metavar="TAG=RATE",
+            help="Pass-rate floor for a tag (repeatable); replaces the suite's for that tag.",
+            show_default=False,
+        ),
+    ] = None,
     alpha: Annotated[
         float | None,
         typer.Option("--alpha", min=0, max=1, help="McNemar significance level (0.05)."),
@@ -129,7 +138,12 @@ def gate_run(
             candidate,
         )
     base = load_outputs(baseline) if baseline is not None else None
-    overrides = {"pass_rate": pass_rate, "max_drop": max_drop, "alpha": alpha}
+    overrides = {
+        "pass_rate": pass_rate,
+        "max_drop": max_drop,
+        "alpha": alpha,
+        "tags": _tag_floors(tag_rates or []) or None,
+    }
     if classifier is None and _uses(loaded, "risk"):
         classifier = _active_classifier()
     results = run_gate(
@@ -141,6 +155,24 @@ def gate_run(
         _record(results)
     if not all(g.passed for g in results):
         raise typer.Exit(EXIT_REJECTED)
+
+
+def _tag_floors(pairs: list[str]) -> dict[str, float]:
+    """``--tag refund=0.98 --tag safety=1`` → ``{"refund": 0.98, "safety": 1.0}``."""
+    floors: dict[str, float] = {}
+    for pair in pairs:
+        tag, sep, value = pair.partition("=")
+        tag = tag.strip()
+        try:
+            floor = float(value)
+        except ValueError:
+            floor = float("nan")
+        if not sep or not tag or not 0.0 <= floor <= 1.0:
+            raise UsageError(f"--tag {pair!r}: expected TAG=RATE with a rate from 0 to 1")
+        if tag in floors:
+            raise UsageError(f"--tag {tag!r} is given twice")
+        floors[tag] = floor
+    return floors
 
 
 def _load_suites(load: Any, paths: list[Path]) -> list[Suite]:

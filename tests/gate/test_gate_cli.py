@@ -161,6 +161,39 @@ def test_not_significant_drop_does_not_fail_alone(sqlite_env, tmp_path):
     assert result.exit_code == 1
 
 
+def test_tag_floors_from_the_command_line_replace_the_suites(sqlite_env, tmp_path):
+    """`--tag TAG=RATE` sets a floor for one tag; the suite's other floors stay."""
+    ok = {"type": "contains", "value": "ok"}
+    cases = [case(f"r{i}", ok, tags=["refund"]) for i in range(4)]
+    cases += [case(f"s{i}", ok, tags=["shipping"]) for i in range(4)]
+    suite = write_suite(
+        tmp_path / "s.yaml", cases, thresholds={"pass_rate": 0.5, "tags": {"shipping": 0.5}}
+    )
+    outputs = write_outputs(
+        tmp_path / "o.jsonl",
+        [{"id": c["id"], "output": "no" if c["id"] in ("r0", "s0") else "ok"} for c in cases],
+    )
+    assert gate(sqlite_env, str(suite), "--outputs", str(outputs)).exit_code == 0
+    strict = gate(sqlite_env, str(suite), "--outputs", str(outputs), "--tag", "refund=1")
+    assert strict.exit_code == 1, strict.output
+    assert "tag refund ≥ 100%" in strict.output and "tag shipping ≥ 50%" in strict.output
+    # Replacing the suite's floor for a tag loosens it as well as tightening it.
+    loose = gate(
+        sqlite_env,
+        str(suite),
+        "--outputs",
+        str(outputs),
+        "--tag",
+        "refund=0.75",
+        "--tag",
+        "shipping=0.7",
+    )
+    assert loose.exit_code == 0, loose.output
+    for bad in ("refund", "refund=1.5", "=0.5", "refund=high"):
+        result = gate(sqlite_env, str(suite), "--outputs", str(outputs), "--tag", bad)
+        assert result.exit_code == 2 and "TAG=RATE" in result.output, (bad, result.output)
+
+
 def test_junit_of_a_passing_run_is_valid_too(sqlite_env, tmp_path):
     junit = tmp_path / "j.xml"
     result = gate(sqlite_env, FAST_SUITES[0], "--outputs", str(GOOD), "--junit", str(junit))
