@@ -160,6 +160,9 @@ class ReviewItemRow(Base):
         # The claim's scan: open items of a queue in serving order, so the first eligible one
         # ends it (see ``serve_key``).
         Index("ix_review_items_serving", "queue", "status", "serve_key"),
+        # The same for a claim from every queue (the reviewer app's default): without it the
+        # claim sorted every open item (measured: 5 ms at 600 items, growing with the queue).
+        Index("ix_review_items_serving_all", "status", "serve_key"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

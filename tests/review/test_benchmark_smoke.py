@@ -15,14 +15,16 @@ SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "review_queue.py"
 
 @pytest.mark.slow
 def test_review_queue_benchmark_smoke():
-    argv = ["--items", "30", "--reviewers", "2", "--skip-postgres"]
+    argv = ["--items", "30", "--reviewers", "2", "--skip-postgres", "--think-ms", "5"]
     done = subprocess.run(
         [sys.executable, str(SCRIPT), *argv], capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
-    sqlite = result["results"]["sqlite"]
     assert result["benchmark"] == "review_queue" and "postgresql" not in result["results"]
+    assert set(result["results"]["sqlite"]) == {"paced", "saturated"}
+    assert result["results"]["sqlite"]["paced"]["think_ms"] == 5
+    sqlite = result["results"]["sqlite"]["saturated"]
     # Every item claimed once per needed review, plus each reviewer's final empty claim, less
     # each reviewer's first (connection set-up) claim.
     assert sqlite["claims"] >= 30 and sqlite["store_errors"] == 0
