@@ -97,17 +97,23 @@ def sample(
     if policy is not None:
         if strategy is not None or n is not None:
             raise UsageError("--policy runs the file's rules: leave out --strategy and --n")
+        from evalkit.sample.scoring import score_responses
+
         runs = run_policy(
             db,
             load_policy(policy),
             overlap_share=settings.review_overlap_share,
             overlap_k=settings.review_overlap_k,
             seed=seed,
+            scorer=lambda ids, head: score_responses(db, ids, head),
         )
         if as_json:
             sys.stdout.write(json.dumps([asdict(r) for r in runs], indent=2) + "\n")
             return
         for r in runs:
+            if r.skipped:
+                console.print(f"{r.rule}: skipped: {r.skipped}")
+                continue
             console.print(
                 f"{r.rule}: considered {r.considered}, selected {r.selected}, "
                 f"queued {r.added} new in '{r.queue}'"

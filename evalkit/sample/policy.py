@@ -7,6 +7,8 @@ A policy names rules::
       audit: random 2% per day                          # Bernoulli: each response with p = 0.02
       by-model: stratified model_id, 50 per stratum per week
       refunds: {strategy: random, rate: 0.1, intent: refund_policy}
+      risky: {strategy: risk, head: hallucination, min_score: 0.7, sla: 1h}
+      borderline: {strategy: uncertainty, head: hallucination, band: 0.05}
 
 Two designs keep their probabilities exact however often the command runs:
 
@@ -19,6 +21,19 @@ Two designs keep their probabilities exact however often the command runs:
   weeks start on Monday) has ended an hour ago, then draw n_h = min(n, N_h) of each stratum's
   N_h responses of that period: probability n_h / N_h. Each period is drawn once.
 
+Two targeted rules flag what the active classifier scores, as it arrives (the same look-back as
+rate rules; a rule's first run looks back ``lookback``, default 1 day, not over all history):
+
+- **risk**: responses whose ``head`` score is at least ``min_score`` (default: the head's review
+  threshold) are queued with high priority and a due time (``sla``, default 1h);
+- **uncertainty**: responses within ``band`` (default 0.1) of the head's review threshold, for
+  active learning, at normal priority and with no due time.
+
+Their items are a targeted stream (strategy ``risk`` / ``uncertainty``, kept out of rates as a
+design weight), and without an active classifier the rule is skipped with the reason, so the
+probability rules of the same file still run. ``priority`` (``high``, ``normal`` or a number)
+and ``sla`` can be set on any rule; they change the serving order, never a probability.
+
 Each rule's bookkeeping (what it considered through, totals) is a ``sampling_rules`` row; a rule
 whose design changed under the same name is refused: give it a new name.
 """
@@ -27,7 +42,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -35,12 +50,13 @@ from typing import Any
 
 import numpy as np
 
+from evalkit.durations import parse_duration
 from evalkit.errors import UsageError
 from evalkit.records import utcnow
 from evalkit.review.types import NewItem
 from evalkit.sample import strategies
-from evalkit.sample.enqueue import DEFAULT_QUEUE, enqueue_selection
-from evalkit.sample.run import check_fields
+from evalkit.sample.enqueue import DEFAULT_QUEUE, DEFAULT_SLA, HIGH_PRIORITY, enqueue_selection
+from evalkit.sample.run import NO_CLASSIFIER, check_fields
 from evalkit.store import sampling as store
 from evalkit.store.database import Database
 
@@ -50,6 +66,12 @@ PERIODS = {"day": timedelta(days=1), "week": timedelta(weeks=1)}
 _RATE = re.compile(r"^random\s+([0-9.]+)\s*%(?:\s+per\s+(day|week))?$")
 _QUOTA = re.compile(r"^stratified\s+(.+?),\s*(\d+)\s+per\s+stratum\s+per\s+(day|week)$")
 _FILTERS = ("tenant", "model_id", "intent")
+TARGETED = ("risk", "uncertainty")
+DEFAULT_LOOKBACK = timedelta(days=1)
+DEFAULT_BAND = 0.1
+#: Scores ``head`` for these response ids with the active classifier: (id → score, the head's
+#: review threshold); raises ``UsageError`` when there is no active classifier.
+Scorer = Callable[[Sequence[str], str], tuple[dict[str, float], float]]
 
 
 @dataclass(frozen=True)
@@ -64,9 +86,35 @@ class Rule:
     tenant: str | None = None
     model_id: str | None = None
     intent: str | None = None
+    #: targeted rules: the head scored, the minimum score (risk), the band (uncertainty)
+    head: str | None = None
+    min_score: float | None = None
+    band: float | None = None
+    lookback_s: float | None = None
+    #: serving: priority (None: the strategy's default) and due time after queueing (seconds)
+    priority: int | None = None
+    sla_s: float | None = None
+
+    #: Keys added after the first release: left out of ``spec`` while unset, so a rule stored
+    #: before them compares equal to the same rule read again.
+    _LATER = ("head", "min_score", "band", "lookback_s", "priority", "sla_s")
 
     def spec(self) -> dict[str, Any]:
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+        return {
+            k: (list(v) if isinstance(v, tuple) else v)
+            for k, v in asdict(self).items()
+            if not (k in self._LATER and v is None)
+        }
+
+    def serving(self, now: datetime) -> tuple[int, datetime | None]:
+        """Priority and due time of this rule's items queued at ``now``."""
+        targeted_risk = self.strategy == "risk"
+        priority = (
+            self.priority if self.priority is not None else (HIGH_PRIORITY if targeted_risk else 0)
+        )
+        if self.sla_s is not None:
+            return priority, (now + timedelta(seconds=self.sla_s) if self.sla_s > 0 else None)
+        return priority, (now + DEFAULT_SLA if targeted_risk else None)
 
 
 @dataclass(frozen=True)
@@ -77,6 +125,8 @@ class RuleRun:
     selected: int
     added: int
     periods: int = 0
+    #: why the rule did not run (a targeted rule without an active classifier)
+    skipped: str | None = None
 
 
 def load_policy(path: Path) -> list[Rule]:
@@ -119,12 +169,20 @@ def _rule(name: str, spec: Any, queue: str, where: str) -> Rule:
     if not isinstance(spec, Mapping):
         raise UsageError(f"{at}: expected text or a mapping")
     known = {"strategy", "rate", "by", "per_stratum", "period", "queue", *_FILTERS}
+    known |= {"head", "min_score", "band", "lookback", "priority", "sla"}
     unknown = sorted(set(spec) - known)
     if unknown:
         raise UsageError(f"{at}: unknown key(s) {', '.join(unknown)}")
     filters: dict[str, Any] = {f: str(spec[f]) for f in _FILTERS if spec.get(f) is not None}
+    filters |= _serving(spec, at)
     rule_queue = str(spec.get("queue", queue))
-    if spec.get("strategy") == "random":
+    strategy = spec.get("strategy")
+    targeted_keys = sorted({"head", "min_score", "band", "lookback"} & set(spec))
+    if strategy not in TARGETED and targeted_keys:
+        raise UsageError(f"{at}: {', '.join(targeted_keys)} apply to risk and uncertainty rules")
+    if strategy in TARGETED:
+        return _targeted(name, rule_queue, strategy, spec, filters, at)
+    if strategy == "random":
         rate = spec.get("rate")
         if not isinstance(rate, int | float) or not 0 < rate <= 1:
             raise UsageError(f"{at}: rate must be a share in (0, 1] (got {rate!r})")
@@ -144,7 +202,58 @@ def _rule(name: str, spec: Any, queue: str, where: str) -> Rule:
         return Rule(
             name, rule_queue, "stratified", by=tuple(by), per_stratum=n, period=period, **filters
         )
-    raise UsageError(f"{at}: strategy must be random (a rate) or stratified (n per stratum)")
+    raise UsageError(
+        f"{at}: strategy must be random (a rate), stratified (n per stratum), risk or uncertainty"
+    )
+
+
+def _serving(spec: Mapping[str, Any], at: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    priority = spec.get("priority")
+    if priority is not None:
+        named = {"high": HIGH_PRIORITY, "normal": 0}
+        if isinstance(priority, str) and priority in named:
+            out["priority"] = named[priority]
+        elif isinstance(priority, int) and not isinstance(priority, bool):
+            out["priority"] = priority
+        else:
+            raise UsageError(f"{at}: priority must be high, normal or a whole number")
+    sla = spec.get("sla")
+    if sla is not None:
+        none = isinstance(sla, str) and sla.strip().lower() == "none"
+        out["sla_s"] = 0.0 if none else parse_duration(sla, f"{at}: sla").total_seconds()
+        if not none and out["sla_s"] <= 0:
+            raise UsageError(f"{at}: sla must be a positive duration such as 1h (or none)")
+    return out
+
+
+def _targeted(
+    name: str, queue: str, strategy: str, spec: Mapping[str, Any], extra: dict[str, Any], at: str
+) -> Rule:
+    if "rate" in spec or "by" in spec or "per_stratum" in spec or "period" in spec:
+        raise UsageError(f"{at}: a {strategy} rule takes head, min_score/band, lookback, sla")
+    head = spec.get("head", "hallucination")
+    if not isinstance(head, str) or not head:
+        raise UsageError(f"{at}: head names a classifier head (e.g. hallucination)")
+    values: dict[str, Any] = {"head": head}
+    if strategy == "risk":
+        if "band" in spec:
+            raise UsageError(f"{at}: band applies to uncertainty rules; risk takes min_score")
+        if spec.get("min_score") is not None:
+            values["min_score"] = _unit(spec["min_score"], f"{at}: min_score")
+    else:
+        if "min_score" in spec:
+            raise UsageError(f"{at}: min_score applies to risk rules; uncertainty takes band")
+        values["band"] = _unit(spec.get("band", DEFAULT_BAND), f"{at}: band")
+    lookback = parse_duration(spec.get("lookback", "1d"), f"{at}: lookback")
+    values["lookback_s"] = lookback.total_seconds()
+    return Rule(name, queue, strategy, **values, **extra)
+
+
+def _unit(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise UsageError(f"{what}: expected a score from 0 to 1 (got {value!r})")
+    return float(value)
 
 
 def bernoulli_draw(rule: str, response_id: str) -> float:
@@ -161,8 +270,10 @@ def run_policy(
     overlap_share: float = 0.0,
     overlap_k: int = 2,
     seed: int = 0,
+    scorer: Scorer | None = None,
 ) -> list[RuleRun]:
-    """Run every rule once over what it has not considered yet."""
+    """Run every rule once over what it has not considered yet; ``scorer`` serves the targeted
+    rules (without one, or without an active classifier, they are skipped with the reason)."""
     now = now or utcnow()
     runs = []
     for rule in rules:
@@ -174,7 +285,13 @@ def run_policy(
             )
         since = held["considered_through"] if held is not None else None
         rng = np.random.default_rng([seed, int.from_bytes(rule.name.encode()[:8], "big")])
-        if rule.strategy == "random":
+        if rule.strategy in TARGETED:
+            try:
+                run, through = _run_targeted(db, rule, since, now, scorer)
+            except UsageError as exc:
+                runs.append(RuleRun(rule.name, rule.queue, 0, 0, 0, skipped=str(exc)))
+                continue
+        elif rule.strategy == "random":
             run, through = _run_rate(db, rule, since, now, rng, overlap_share, overlap_k)
         else:
             run, through = _run_quota(db, rule, since, now, seed, overlap_share, overlap_k)
@@ -214,14 +331,55 @@ def _run_rate(
     )
     fresh = sum(1 for row in rows if since is None or row["received_at"] > since)
     assert rule.rate is not None
+    priority, due_at = rule.serving(now)
     items = [
-        NewItem(row["id"], "policy", rule.rate, stratum=rule.name)
+        NewItem(row["id"], "policy", rule.rate, stratum=rule.name, priority=priority, due_at=due_at)
         for row in rows
         if bernoulli_draw(rule.name, row["id"]) < rule.rate
     ]
     result = enqueue_selection(
         db, items, queue=rule.queue, overlap_share=overlap_share, overlap_k=overlap_k, rng=rng
     )
+    return RuleRun(rule.name, rule.queue, fresh, len(items), len(result.added)), now
+
+
+def _run_targeted(
+    db: Database, rule: Rule, since: datetime | None, now: datetime, scorer: Scorer | None
+) -> tuple[RuleRun, datetime]:
+    """Score what arrived since the last run (the first: the look-back) and queue the responses
+    the rule flags. Raises ``UsageError`` when nothing can score them (nothing is recorded)."""
+    if scorer is None:
+        raise UsageError(NO_CLASSIFIER.format(strategy=rule.strategy))
+    assert rule.head is not None and rule.lookback_s is not None
+    after = since - RESCAN if since is not None else now - timedelta(seconds=rule.lookback_s)
+    rows = store.population(
+        db, received_after=after, received_until=now, not_in_queue=rule.queue, **_filters(rule)
+    )
+    fresh = sum(1 for row in rows if since is None or row["received_at"] > since)
+    scores, threshold = scorer([row["id"] for row in rows], rule.head) if rows else ({}, 0.5)
+    priority, due_at = rule.serving(now)
+    items = []
+    for rid, score in scores.items():
+        if rule.strategy == "risk":
+            floor = rule.min_score if rule.min_score is not None else threshold
+            hit, why = score >= floor, f"{rule.head} {score:.2f} ≥ {floor:g}"
+        else:
+            assert rule.band is not None
+            hit = abs(score - threshold) <= rule.band
+            why = f"{rule.head} {score:.2f} within {rule.band:g} of {threshold:g}"
+        if hit:
+            items.append(
+                NewItem(
+                    rid,
+                    rule.strategy,
+                    1.0,
+                    stratum=rule.name,
+                    priority=priority,
+                    due_at=due_at,
+                    reason=f"rule {rule.name}: {why}"[:256],
+                )
+            )
+    result = enqueue_selection(db, items, queue=rule.queue, rng=np.random.default_rng(0), now=now)
     return RuleRun(rule.name, rule.queue, fresh, len(items), len(result.added)), now
 
 
@@ -263,9 +421,15 @@ def _run_quota(
         counts = {name: min(per_stratum, len(ids)) for name, ids in groups.items()}
         rng = np.random.default_rng([seed, int(start.timestamp())])
         chosen = strategies.stratified(groups, counts, rng)
+        priority, due_at = rule.serving(now)
         items = [
             NewItem(
-                s.response_id, "policy", s.inclusion_probability, stratum=f"{rule.name}:{s.stratum}"
+                s.response_id,
+                "policy",
+                s.inclusion_probability,
+                stratum=f"{rule.name}:{s.stratum}",
+                priority=priority,
+                due_at=due_at,
             )
             for s in chosen
         ]

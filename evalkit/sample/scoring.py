@@ -22,13 +22,8 @@ def active_scores(
 ) -> tuple[dict[str, float], float]:
     """Risk score of ``head`` for every response of the request's window, from the active
     classifier through ``evalkit.guard.Guard``; and that head's decision threshold."""
-    active = store.active_classifier(db)
-    if active is None:
+    if store.active_classifier(db) is None:
         raise UsageError(NO_CLASSIFIER.format(strategy=request.strategy))
-    try:
-        from evalkit.guard import Guard
-    except ImportError as exc:
-        raise UsageError(f"the guard stage is not available to score responses: {exc}") from None
     rows = store.population(
         db,
         since=request.since,
@@ -38,9 +33,24 @@ def active_scores(
         intent=request.intent,
         not_in_queue=request.queue,
     )
-    records = store.responses_by_ids(db, [row["id"] for row in rows])
+    return score_responses(db, [row["id"] for row in rows], head, strategy=request.strategy)
+
+
+def score_responses(
+    db: Database, ids: Sequence[str], head: str, *, strategy: str = "risk"
+) -> tuple[dict[str, float], float]:
+    """``head``'s score for each of ``ids`` under the active classifier, and the head's review
+    threshold: the scorer of the policy's targeted rules."""
+    active = store.active_classifier(db)
+    if active is None:
+        raise UsageError(NO_CLASSIFIER.format(strategy=strategy))
+    try:
+        from evalkit.guard import Guard
+    except ImportError as exc:
+        raise UsageError(f"the guard stage is not available to score responses: {exc}") from None
+    records = store.responses_by_ids(db, list(ids))
     guard = Guard.load(active["artifact_path"])
-    verdicts = guard.check_many(records)
+    verdicts = guard.check_many(records) if records else []
     scores: dict[str, float] = {}
     for record, verdict in zip(records, verdicts, strict=True):
         if head not in verdict.scores:

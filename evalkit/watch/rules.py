@@ -24,7 +24,6 @@ Rules files are YAML: ``rules: [{name, metric, by, red, yellow, ...}]``; see REA
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -32,6 +31,7 @@ from typing import Any
 
 import yaml
 
+from evalkit.durations import parse_duration
 from evalkit.errors import UsageError
 
 STATES = ("green", "yellow", "red", "insufficient")
@@ -61,20 +61,6 @@ METRICS = (
     "embedding_drift",
     "cohort_gap",
 )
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(min|h|d|w)\s*$")
-_UNITS = {"min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-
-def parse_duration(text: str | int | float, what: str) -> timedelta:
-    """``30min``, ``6h``, ``1d``, ``2w`` (a bare number is hours)."""
-    if isinstance(text, int | float):
-        return timedelta(hours=float(text))
-    m = _DURATION.match(str(text))
-    if not m:
-        raise UsageError(f"{what}: expected a duration such as 6h, 1d or 2w (got {text!r})")
-    return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
-
-
 def _share(value: Any, what: str) -> float | None:
     """``0.03`` or ``3%``."""
     if value is None:

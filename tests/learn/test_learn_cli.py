@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 from typer.testing import CliRunner
 
 from evalkit.cli import app
 from evalkit.learn.embed import STATIC_MODEL_NAME
+from evalkit.settings import Settings
+from evalkit.store import queue_breakdowns
+from evalkit.store.database import Database
 from tests.learn import support
 
 runner = CliRunner()
@@ -69,3 +73,26 @@ def test_import_train_list_and_score(tmp_path, static_model):
     assert {line["action"] for line in lines} <= {"allow", "review", "block"}
     bad = runner.invoke(app, ["train", "--head", "tone"], env=env)
     assert bad.exit_code == 2 and "unknown head" in bad.output
+    # The active classifier now serves the policy's targeted rules: what it flags is queued
+    # with high priority and an SLA; the borderline ones for active learning.
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "queue: triage\n"
+        "rules:\n"
+        "  risky: {strategy: risk, head: hallucination}\n"
+        "  borderline: {strategy: uncertainty, head: hallucination, band: 0.2}\n"
+    )
+    runs = json.loads(run("sample", "--policy", str(policy), "--json"))
+    first = runs[0]
+    assert (first["rule"], first["considered"], first["skipped"]) == ("risky", 260, None)
+    assert runs[0]["added"] > 0 and runs[1]["added"] > 0
+    db = Database.open(Settings(data_dir=data).resolved_database_url)
+    depth = queue_breakdowns.depth(db, queue="triage", viewer=None, now=datetime.now(UTC))
+    db.dispose()
+    assert {(p, s, stratum) for p, s, stratum, _n, _o in depth} == {
+        (100, "risk", "risky"),
+        (0, "uncertainty", "borderline"),
+    }
+    assert sum(n for *_, n, _o in depth) == runs[0]["added"] + runs[1]["added"]
+    again = json.loads(run("sample", "--policy", str(policy), "--json"))
+    assert [r["added"] for r in again] == [0, 0]

@@ -10,6 +10,7 @@ from sqlalchemy import text
 from evalkit.errors import UsageError
 from evalkit.sample.policy import parse_policy, run_policy
 from evalkit.sample.run import SampleRequest, sample
+from evalkit.store.mappers import aware
 from tests.review.conftest import T0, add_responses
 
 
@@ -136,3 +137,117 @@ def test_policy_runs_never_double_sample_and_keep_exact_probabilities(db):
 def test_bad_policies_are_refused(policy, message):
     with pytest.raises(UsageError, match=message):
         parse_policy(policy)
+
+
+def score_by_number(ids, head):
+    """Scores as a classifier would give them: r-0000 → 0.0 … r-0049 → 0.98 (threshold 0.5)."""
+    assert head == "hallucination"
+    return {rid: int(rid[2:]) / 50 for rid in ids}, 0.5
+
+
+def queued(db):
+    from sqlalchemy import select
+
+    from evalkit.store.tables import REVIEW_ITEMS as IT
+
+    with db.engine.connect() as conn:
+        return conn.execute(select(IT).order_by(IT.c.response_id)).all()
+
+
+TARGETED_POLICY = {
+    "queue": "triage",
+    "rules": {
+        "risky": {"strategy": "risk", "head": "hallucination", "min_score": 0.9},
+        "borderline": {"strategy": "uncertainty", "band": 0.05, "sla": "4h", "priority": 5},
+        "audit": {"strategy": "random", "rate": 0.2, "priority": "high", "sla": "30min"},
+    },
+}
+
+
+def test_targeted_policy_rules_flag_with_priority_and_sla_and_never_repeat(db):
+    add_responses(db, 50)  # received at T0
+    now = T0 + timedelta(hours=2)
+    runs = run_policy(db, parse_policy(TARGETED_POLICY), now=now, scorer=score_by_number)
+    assert [(r.rule, r.considered, r.selected, r.skipped) for r in runs][:2] == [
+        ("risky", 50, 5, None),  # 0.90, 0.92, … 0.98
+        ("borderline", 50 - 5, 5, None),  # 0.46 … 0.54, within 0.05 of 0.5
+    ]
+    rows = {row.response_id: row for row in queued(db)}
+    risky = [row for row in rows.values() if row.stratum == "risky"]
+    assert sorted(row.response_id for row in risky) == [f"r-00{i}" for i in range(45, 50)]
+    for row in risky:  # flagged by a rule: high priority, due within the hour, the reason kept
+        assert (row.strategy, row.inclusion_probability, row.priority) == ("risk", 1.0, 100)
+        assert aware(row.due_at) == now + timedelta(hours=1)
+        assert row.reason.startswith("rule risky: hallucination 0.9") and "≥ 0.9" in row.reason
+    border = [row for row in rows.values() if row.stratum == "borderline"]
+    assert sorted(row.response_id for row in border) == [f"r-00{i}" for i in range(23, 28)]
+    assert {(row.strategy, row.priority) for row in border} == {("uncertainty", 5)}
+    assert {aware(row.due_at) for row in border} == {now + timedelta(hours=4)}
+    audit = [row for row in rows.values() if row.stratum == "audit"]
+    # priority and SLA change the serving order, never the probability
+    assert audit and {(r.strategy, r.inclusion_probability, r.priority) for r in audit} == {
+        ("policy", 0.2, 100)
+    }
+    assert {aware(row.due_at) for row in audit} == {now + timedelta(minutes=30)}
+    # A later run scores only what arrived since (plus the re-scan hour): nothing twice.
+    again = run_policy(
+        db, parse_policy(TARGETED_POLICY), now=now + timedelta(hours=3), scorer=score_by_number
+    )
+    assert [(r.considered, r.added) for r in again] == [(0, 0)] * 3
+    assert len(queued(db)) == len(rows)
+
+
+def test_targeted_rules_wait_for_a_classifier_without_stopping_the_others(db):
+    add_responses(db, 50)
+    policy = {"rules": {"risky": {"strategy": "risk"}, "audit": "random 50% per day"}}
+    runs = run_policy(db, parse_policy(policy), now=T0 + timedelta(hours=1))
+    assert runs[0].skipped and "evalkit train" in runs[0].skipped and runs[0].added == 0
+    assert runs[1].skipped is None and runs[1].added > 0
+    # Nothing recorded for the skipped rule: once a classifier exists it looks back as if new.
+    from evalkit.store.sampling import get_rule
+
+    assert get_rule(db, "risky") is None
+    later = run_policy(
+        db, parse_policy(policy), now=T0 + timedelta(hours=2), scorer=score_by_number
+    )
+    audited = {row.response_id for row in queued(db) if row.stratum == "audit"}
+    assert later[0].considered == 50 - len(audited)  # one queue: never twice in it
+    # The head's review threshold (0.5) when the rule names no min_score.
+    assert later[0].added == len({f"r-{i:04d}" for i in range(25, 50)} - audited) > 0
+
+
+def test_a_targeted_rules_first_run_looks_back_only_its_window(db):
+    add_responses(db, 10)  # received at T0
+    policy = {"rules": {"risky": {"strategy": "risk", "min_score": 0.0, "lookback": "6h"}}}
+    late = run_policy(db, parse_policy(policy), now=T0 + timedelta(days=2), scorer=score_by_number)
+    assert (late[0].considered, late[0].added) == (0, 0)
+    fresh = {"rules": {"fresh": {"strategy": "risk", "min_score": 0.0, "lookback": "3d"}}}
+    run = run_policy(db, parse_policy(fresh), now=T0 + timedelta(days=2), scorer=score_by_number)
+    assert (run[0].considered, run[0].added) == (10, 10)
+
+
+def test_rules_stored_before_targeted_keys_compare_equal():
+    """A policy saved by an earlier release has no head/priority/sla keys: still the same rule."""
+    (rule,) = parse_policy({"rules": {"audit": "random 2% per day"}})
+    assert set(rule.spec()) == {
+        "name", "queue", "strategy", "rate", "by", "per_stratum", "period",
+        "tenant", "model_id", "intent",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ({"strategy": "risk", "band": 0.1}, "band applies to uncertainty rules"),
+        ({"strategy": "uncertainty", "min_score": 0.5}, "min_score applies to risk rules"),
+        ({"strategy": "risk", "min_score": 1.5}, "min_score: expected a score from 0 to 1"),
+        ({"strategy": "risk", "rate": 0.1}, "a risk rule takes head"),
+        ({"strategy": "random", "rate": 0.1, "head": "harm"}, "apply to risk and uncertainty"),
+        ({"strategy": "risk", "sla": "3m"}, "sla: expected a duration"),
+        ({"strategy": "risk", "priority": "urgent"}, "priority must be high, normal"),
+        ({"strategy": "bandit"}, "strategy must be random"),
+    ],
+)
+def test_bad_targeted_rules_are_refused(rule, message):
+    with pytest.raises(UsageError, match=message):
+        parse_policy({"rules": {"x": rule}})

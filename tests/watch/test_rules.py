@@ -9,10 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from evalkit.durations import parse_duration
 from evalkit.errors import UsageError
 from evalkit.watch.data import WatchData
 from evalkit.watch.evaluate import evaluate_rule
-from evalkit.watch.rules import Rule, load_rules, parse_duration, rule_from_dict
+from evalkit.watch.rules import Rule, load_rules, rule_from_dict
 
 AT = datetime(2026, 11, 20, tzinfo=UTC)
 
