@@ -111,7 +111,14 @@ def simulate_reviews(
     report = sample(
         db,
         SampleRequest(
-            "stratified", min(sample_size, population), queue=queue, by=("model_id",), seed=seed
+            "stratified",
+            min(sample_size, population),
+            queue=queue,
+            by=("model_id",),
+            seed=seed,
+            # Only this run's responses: the simulated reviewers answer from their truth, and
+            # the store may hold other runs' traffic (or real traffic) that they cannot know.
+            among=frozenset(ids),
         ),
         overlap_share=max(settings.review_overlap_share, 0.2),
         overlap_k=settings.review_overlap_k,

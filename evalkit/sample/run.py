@@ -46,6 +46,8 @@ class SampleRequest:
     threshold: float = 0.5
     #: Neyman allocation's spread per stratum (estimated by the caller, e.g. from labels)
     sd: Mapping[str, float] | None = None
+    #: only these responses form the population (e.g. one demo run's, whose truth is known)
+    among: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,8 @@ def sample(
         intent=request.intent,
         not_in_queue=request.queue,
     )
+    if request.among is not None:
+        rows = [row for row in rows if row["id"] in request.among]
     rng = np.random.default_rng(request.seed)
     ids = [row["id"] for row in rows]
     strata: dict[str, tuple[int, int]] = {}

@@ -40,8 +40,16 @@ def test_simulated_reviews_give_real_shaped_labels(sqlite_settings):
         )
         for r in traffic.responses
     ]
+    # Traffic whose truth the simulated reviewers do not know (another run's, or real traffic)
+    # must never be sampled for them to label.
+    strangers = [
+        ResponseRecord(
+            id=f"real-{i:04d}", received_at=T0, created_at=T0, response="?", model_id="atlas-xl"
+        )
+        for i in range(300)
+    ]
     with db.writer() as w:
-        w.add_responses(records)
+        w.add_responses(records + strangers)
     report = simulate_reviews(
         db, sqlite_settings, seed=5, truth=traffic.truth, sample_size=80, gold_items=5, leave=10
     )
@@ -50,6 +58,13 @@ def test_simulated_reviews_give_real_shaped_labels(sqlite_settings):
     assert status.pending <= 10 and status.disputed == 0  # every dispute adjudicated
     sources = {f.source for f in final_labels(db, "hallucination")}
     assert {"single", "consensus"} <= sources
+    from sqlalchemy import select
+
+    from evalkit.store.tables import REVIEW_ITEMS
+
+    with db.engine.connect() as conn:
+        queued = set(conn.execute(select(REVIEW_ITEMS.c.response_id)).scalars())
+    assert len(queued) == 85 and queued <= set(traffic.truth)
     people = {p.username: p for p in agreement_report(db).reviewers}
     assert set(people) == {"demo-reviewer-1", "demo-reviewer-2", "sim-contractor"}
     db.dispose()
