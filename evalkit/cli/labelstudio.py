@@ -138,12 +138,13 @@ def import_(
     api_key: KeyOption = None,
 ) -> None:
     """Store the project's submitted annotations as review labels by their annotators (an
-    unknown annotator gets a reviewer account without password). Re-importing stores only
+    unknown annotator gets a reviewer account without password, bound to the tenants of the
+    items they annotated). Re-importing stores only
     what changed since (an edited annotation is a new version). Exits 1 when any annotation was
     rejected, each listed with why."""
     from evalkit.errors import EvalkitError, StoreError
+    from evalkit.review import external_reviewers, submit_external
     from evalkit.review import labelstudio as bridge
-    from evalkit.review import submit_external
 
     client = _client(url, api_key)
     title = project or state.settings.labelstudio_project
@@ -159,6 +160,11 @@ def import_(
     stored = already = 0
     db = open_db()
     try:
+        annotated: dict[str, list[int]] = {}
+        for ann in pulled.annotations:
+            annotated.setdefault(ann.annotator, []).append(ann.item_id)
+        for name in external_reviewers(db, annotated):
+            console.print(f"new reviewer {name!r} (no password) from Label Studio", highlight=False)
         for ann in pulled.annotations:
             try:
                 result = submit_external(

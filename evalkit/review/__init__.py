@@ -32,7 +32,9 @@ Queue (``evalkit.review.queue``):
     still needing reviews, serving order); ``submit_external(db, item_id, annotator,
     submission, *, source="labelstudio", external_id) -> SubmitResult | None`` (labels made
     outside evalkit, e.g. Label Studio: no lease, the same k rule, an unknown annotator gets a
-    reviewer account without password; the same ``external_id`` again stores nothing: None).
+    reviewer account without password, bound to the item's tenant; the same ``external_id``
+    again stores nothing: None); ``external_reviewers(db, {annotator: item_ids})`` creates such
+    accounts up front, bound to the tenants of all the items each annotated.
     A lost lease raises ``LeaseLost`` (HTTP 409), a missing role ``Forbidden`` (403), another
     tenant's item ``NotFoundError`` (404).
 
@@ -70,6 +72,7 @@ from evalkit.review.queue import (
     adjudicate,
     claim,
     disputed_items,
+    external_reviewers,
     item_history,
     open_items,
     queue_status,
@@ -115,6 +118,7 @@ __all__ = [
     "claim",
     "describe",
     "disputed_items",
+    "external_reviewers",
     "final_labels",
     "get_reviewer",
     "item_history",

@@ -9,7 +9,7 @@ concurrency guarantee; the policy it applies is passed from here: the consensus 
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -93,6 +93,45 @@ def open_items(
     return queue_views.open_items(db, queue=queue, viewer=viewer, limit=limit)
 
 
+def external_reviewers(db: Database, annotated: Mapping[str, Iterable[int]]) -> list[str]:
+    """Create accounts for the annotators evalkit does not know yet; ``annotated`` maps each
+    annotator to the items they labelled. Returns the names created.
+
+    An account made this way is a reviewer without password, bound to the tenants of the items
+    its annotator labelled: an outside tool's user never gains, by being imported, the right to
+    read other tenants' data in the reviewer app. (When none of those items has a tenant, the
+    store is single-tenant and the account is too: every tenant.) Widen it with
+    ``evalkit reviewers``.
+    """
+    from evalkit.review import accounts
+
+    created = []
+    for annotator, item_ids in annotated.items():
+        try:
+            accounts.get_reviewer(db, annotator)
+        except NotFoundError:
+            _external_account(db, annotator, item_ids)
+            created.append(annotator)
+    return created
+
+
+def _external_account(db: Database, annotator: str, item_ids: Iterable[int]) -> Reviewer:
+    from evalkit.review import accounts
+
+    found = (store.item_tenant_and_status(db, i) for i in dict.fromkeys(item_ids))
+    tenants = sorted({f[0] for f in found if f is not None and f[0] is not None})
+    try:
+        return accounts.add_reviewer(db, annotator, tenants=tenants or None)
+    except UsageError:  # added meanwhile by a concurrent import, or a name we refuse
+        try:
+            return accounts.get_reviewer(db, annotator)
+        except NotFoundError:
+            raise UsageError(
+                f"annotator {annotator!r} cannot be a reviewer name: use letters, digits "
+                "and . _ @ - (at most 128)"
+            ) from None
+
+
 def submit_external(
     db: Database,
     item_id: int,
@@ -105,14 +144,14 @@ def submit_external(
 ) -> SubmitResult | None:
     """Store a submission made outside evalkit's queue (no lease), by reviewer ``annotator``.
 
-    An annotator evalkit does not know yet gets an account: role reviewer, no password (they
-    cannot log in to the reviewer app until an admin sets one), every tenant (restrict it with
-    ``evalkit reviewers``). The queue's rule applies as in ``submit``: a first submission counts
-    only while the item needs a review (never more than its k; refused with ``LeaseLost``
-    otherwise, nothing stored); one by the same reviewer again is an edit (a new version).
-    ``external_id`` names the exact version (Label Studio: ``<annotation id>@<updated at>``):
-    the same again returns None and stores nothing. Another tenant's item raises
-    ``NotFoundError``, an inactive account ``Forbidden``.
+    An annotator evalkit does not know yet gets an account (``external_reviewers``): role
+    reviewer, no password (they cannot log in to the reviewer app until an admin sets one),
+    bound to the tenant of this item. The queue's rule applies as in ``submit``: a first
+    submission counts only while the item needs a review (never more than its k; refused with
+    ``LeaseLost`` otherwise, nothing stored); one by the same reviewer again is an edit (a new
+    version). ``external_id`` names the exact version (Label Studio: ``<annotation
+    id>@<updated at>``): the same again returns None and stores nothing. Another tenant's item
+    raises ``NotFoundError``, an inactive account ``Forbidden``.
     """
     from evalkit.review import accounts
 
@@ -121,16 +160,7 @@ def submit_external(
     try:
         reviewer = accounts.get_reviewer(db, annotator)
     except NotFoundError:
-        try:
-            reviewer = accounts.add_reviewer(db, annotator)
-        except UsageError:  # added meanwhile by a concurrent import, or a name we refuse
-            try:
-                reviewer = accounts.get_reviewer(db, annotator)
-            except NotFoundError:
-                raise UsageError(
-                    f"annotator {annotator!r} cannot be a reviewer name: use letters, digits "
-                    "and . _ @ - (at most 128)"
-                ) from None
+        reviewer = _external_account(db, annotator, [item_id])
     if not reviewer.active:
         raise Forbidden(f"reviewer {annotator!r} is deactivated: their labels are not stored")
     return store.submit_external(

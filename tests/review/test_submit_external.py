@@ -13,6 +13,7 @@ from evalkit.review import (
     LeaseLost,
     accounts,
     claim,
+    external_reviewers,
     final_labels,
     item_history,
     open_items,
@@ -53,8 +54,8 @@ def test_external_submissions_count_once_per_reviewer_up_to_k(db, reviewers):
     (item,) = queue_items(db, r, k=2)
     first = submit_external(db, item, "lee@example.com", NO, external_id="7@t1", now=NOW)
     assert first is not None and first.version == 1 and first.item_status == "pending"
-    lee = accounts.get_reviewer(db, "lee@example.com")  # made on first sight
-    assert (lee.role, lee.has_password, lee.tenants) == ("reviewer", False, None)
+    lee = accounts.get_reviewer(db, "lee@example.com")  # made on first sight, for its tenant
+    assert (lee.role, lee.has_password, lee.tenants) == ("reviewer", False, ("acme",))
     assert submit_external(db, item, "lee@example.com", NO, external_id="7@t1", now=NOW) is None
     edit = submit_external(db, item, "lee@example.com", YES, external_id="7@t2", now=NOW)
     assert edit is not None and edit.version == 2 and edit.item_status == "pending"
@@ -105,3 +106,26 @@ def test_tenants_gold_and_inactive_accounts_are_refused(db, reviewers):
     with pytest.raises(NotFoundError, match="gold"):
         submit_external(db, gold, "ann", NO, external_id="5@t", now=NOW)
     assert open_items(db, queue="gold") == []
+
+
+def test_imported_annotators_get_only_the_tenants_of_what_they_annotated(db, reviewers):
+    """An outside tool's user never gains other tenants' data by being imported."""
+    acme, globex, initech = queue_items(
+        db, add_responses(db, 3, tenants=("acme", "globex", "initech"))
+    )
+    created = external_reviewers(
+        db, {"lee": [acme, globex, acme], "ann": [initech], "kim": [initech]}
+    )
+    assert created == ["lee", "kim"]  # ann is known: left as an admin made her
+    assert accounts.get_reviewer(db, "lee").tenants == ("acme", "globex")
+    assert accounts.get_reviewer(db, "kim").tenants == ("initech",)
+    assert submit_external(db, globex, "lee", NO, external_id="1@t", now=NOW) is not None
+    with pytest.raises(NotFoundError):  # initech's item stays out of lee's reach
+        submit_external(db, initech, "lee", NO, external_id="2@t", now=NOW)
+    assert open_items(db, viewer=accounts.get_reviewer(db, "kim"))[0].response.tenant == "initech"
+
+
+def test_imported_annotators_of_a_single_tenant_store_see_every_tenant(db):
+    (item,) = queue_items(db, add_responses(db, 1, tenants=(None,)))
+    assert external_reviewers(db, {"solo": [item]}) == ["solo"]
+    assert accounts.get_reviewer(db, "solo").tenants is None
