@@ -189,6 +189,47 @@ def reviewers_add(
     console.print(f"added {who.role} {who.username} ({scope})")
 
 
+@reviewers_app.command("set")
+@translate_errors
+def reviewers_set(
+    name: Annotated[str, typer.Argument(help="Login name.")],
+    tenants: Annotated[
+        str | None, typer.Option(help="Tenants whose items they see, comma-separated.")
+    ] = None,
+    all_tenants: Annotated[
+        bool, typer.Option("--all-tenants", help="Let them see every tenant's items.")
+    ] = False,
+    role: Annotated[str | None, typer.Option(help="reviewer | adjudicator | admin.")] = None,
+    active: Annotated[
+        bool | None,
+        typer.Option(
+            "--active/--inactive",
+            help="Reactivate, or deactivate (labels stay).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Change an account: its tenants, role, or whether it may work."""
+    from evalkit.review import accounts
+
+    if tenants is not None and all_tenants:
+        raise UsageError("give --tenants or --all-tenants, not both")
+    if tenants is None and not all_tenants and role is None and active is None:
+        raise UsageError("nothing to change: give --tenants, --all-tenants, --role or --inactive")
+    db = open_db()
+    who = accounts.get_reviewer(db, name)
+    if tenants is not None or all_tenants:
+        who = accounts.set_tenants(db, name, tenants.split(",") if tenants is not None else None)
+    if role is not None:
+        who = accounts.set_role(db, name, role)
+    if active is not None:
+        accounts.set_active(db, name, active)
+        who = accounts.get_reviewer(db, name)
+    scope = ", ".join(who.tenants) if who.tenants is not None else "all tenants"
+    state_ = "active" if who.active else "inactive"
+    console.print(f"{who.username}: {who.role}, {scope}, {state_}", highlight=False)
+
+
 @reviewers_app.command("token")
 @translate_errors
 def reviewers_token(name: Annotated[str, typer.Argument(help="Login name.")]) -> None:

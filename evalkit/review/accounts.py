@@ -81,6 +81,28 @@ def set_password(db: Database, username: str, password: str) -> None:
     store.update_reviewer(db, username, password_hash=_hasher().hash(password))
 
 
+#: ``set_tenants``'s value for "every tenant"
+ALL_TENANTS = None
+
+
+def set_tenants(db: Database, username: str, tenants: Sequence[str] | None) -> Reviewer:
+    """Bind an account to ``tenants`` (None: every tenant); e.g. to widen an account that a
+    Label Studio import bound to the tenants it had annotated."""
+    if tenants is not None:
+        tenants = sorted({t.strip() for t in tenants if t.strip()})
+        if not tenants:
+            raise UsageError("--tenants: name at least one tenant, or --all-tenants")
+    store.update_reviewer(db, username, tenants=tenants)
+    return get_reviewer(db, username)
+
+
+def set_role(db: Database, username: str, role: str) -> Reviewer:
+    if role not in ROLES:
+        raise UsageError(f"role {role!r}: expected one of {', '.join(ROLES)}")
+    store.update_reviewer(db, username, role=role)
+    return get_reviewer(db, username)
+
+
 def set_active(db: Database, username: str, active: bool) -> None:
     """Deactivate (or reactivate) an account: its tokens and logins stop working, its labels
     stay."""

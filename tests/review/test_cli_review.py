@@ -70,6 +70,22 @@ def test_reviewer_accounts(env, store_url):
     ]
     missing = run(env, "reviewers", "token", "zed")
     assert missing.exit_code == 1 and "no reviewer named 'zed'" in missing.output
+    # Widen (or narrow) an account's tenants, change its role, deactivate it.
+    widened = run(env, "reviewers", "set", "ann", "--tenants", "globex,acme", "--role", "admin")
+    assert widened.exit_code == 0 and "ann: admin, acme, globex, active" in widened.output
+    everyone = run(env, "reviewers", "set", "ann", "--all-tenants", "--inactive")
+    assert everyone.exit_code == 0 and "all tenants, inactive" in everyone.output
+    (ann,) = json.loads(run(env, "reviewers", "list", "--json").stdout)
+    assert (ann["role"], ann["tenants"], ann["active"]) == ("admin", None, False)
+    for args, message in (
+        (("ann",), "nothing to change"),
+        (("ann", "--tenants", "a", "--all-tenants"), "not both"),
+        (("ann", "--role", "boss"), "role 'boss'"),
+        (("ann", "--tenants", " , "), "name at least one tenant"),
+    ):
+        bad = run(env, "reviewers", "set", *args)
+        assert bad.exit_code == 2 and message in bad.output, bad.output
+    assert run(env, "reviewers", "set", "zed", "--inactive").exit_code == 1
     assert "alpha" in run(env, "agreement").stdout
 
 
