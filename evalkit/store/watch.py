@@ -6,7 +6,7 @@ stays small); the alert functions keep ``watch_alerts`` and ``watch_alert_events
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -146,6 +146,21 @@ def texts(db: Database, ids: Sequence[str]) -> pd.DataFrame:
             stmt = select(t.c.id, t.c.prompt, t.c.response).where(t.c.id.in_(chunk))
             out.extend(conn.execute(stmt).mappings().all())
     return pd.DataFrame(out, columns=["id", "prompt", "response"])
+
+
+def response_flags(db: Database, ids: Sequence[str], flag: Callable[[str], bool]) -> pd.Series:
+    """``flag(response text)`` for each of ``ids``, as a boolean Series indexed by id.
+
+    Texts are read and judged a chunk at a time, so a window's text is never held at once.
+    """
+    t = RESPONSES
+    out: dict[str, bool] = {}
+    with db.reader() as conn:
+        for start in range(0, len(ids), 1000):
+            chunk = list(ids[start : start + 1000])
+            for row in conn.execute(select(t.c.id, t.c.response).where(t.c.id.in_(chunk))):
+                out[row.id] = bool(flag(row.response or ""))
+    return pd.Series(out, dtype=bool)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,11 @@ through a probability stream, with their final label's binary view as ``y`` (NaN
 undecided) and the item's inclusion probability and stratum. Responses labelled only through a
 targeted stream, or only by an imported dataset without a review item, are not in it: they say
 nothing about the traffic's rate (``evalkit.watch.estimate``).
+
+``load(..., refusals=True)`` adds ``refused`` to the traffic: whether the response declines the
+request, by the gate's refusal markers (``evalkit.gate.assertions.text.REFUSAL``, the patterns
+of its ``refusal`` / ``no_refusal`` assertions), so "a refusal" means the same in a golden
+suite and in production. Texts are read only then, a chunk at a time.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from evalkit.gate.assertions.text import REFUSAL
 from evalkit.store import watch as store
 from evalkit.store.database import Database
 from evalkit.watch.estimate import PROBABILITY_STRATEGIES
@@ -22,6 +28,12 @@ from evalkit.watch.estimate import PROBABILITY_STRATEGIES
 HEADS = ("hallucination", "harm", "impolite")
 DIMENSIONS = ("model_id", "model_version", "prompt_version", "intent", "tenant", "user_segment")
 SUCCESS = ("converted", "resolved")
+
+
+def is_refusal(text: str) -> bool:
+    """Whether a response declines the request (the gate's ``refusal`` assertion's test)."""
+    # the assertion normalises typographic apostrophes the same way before matching
+    return REFUSAL.search(text.replace("\u2019", "'")) is not None
 
 
 @dataclass
@@ -62,8 +74,15 @@ class WatchData:
         )
 
 
-def load(db: Database, *, since: datetime | None = None, until: datetime | None = None):
-    """Everything a watch run needs for responses created in ``[since, until)``."""
+def load(
+    db: Database,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    refusals: bool = False,
+):
+    """Everything a watch run needs for responses created in ``[since, until)``; with
+    ``refusals``, each response's ``refused`` flag (which reads the response texts)."""
     from evalkit.review import final_labels
 
     labels = {}
@@ -84,6 +103,9 @@ def load(db: Database, *, since: datetime | None = None, until: datetime | None 
         traffic = traffic.drop(columns="response_id")
     else:
         traffic["decision"] = pd.Series(dtype=object)
+    if refusals:
+        flags = store.response_flags(db, traffic["id"].tolist(), is_refusal)
+        traffic["refused"] = traffic["id"].map(flags).astype(float)
     return WatchData(
         traffic=traffic,
         design=store.review_design(db),

@@ -31,6 +31,8 @@ def kpi_table(
     m, by = rule.metric, rule.by
     if m in kpis.RATE_HEADS:
         return kpis.human_rate(now, kpis.RATE_HEADS[m], by)
+    if m == "refusal_rate":
+        return kpis.refusal_rate(now, by)
     if m == "guard_flag_rate":
         return kpis.guard_flag_rate(now, by)
     if m in kpis.OUTCOME_RATES:

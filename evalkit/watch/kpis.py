@@ -36,6 +36,9 @@ OUTCOME_RATES = {
     "escalation_rate": ("escalated",),
     "success_rate": SUCCESS,
 }
+#: ``cohort_gap`` heads over all traffic that are outcome rates (the rest: ``refusal``).
+OUTCOME_HEADS = {"escalation": ("escalated",), "conversion": ("converted",),
+                 "resolution": ("resolved",), "success": SUCCESS}  # fmt: skip
 FEATURES = {
     "prompt_chars": "numeric",
     "response_chars": "numeric",
@@ -116,9 +119,28 @@ def outcome_rate(data: WatchData, by: str | None, outcomes: tuple[str, ...]) -> 
         data,
         by,
         lambda f: f["outcome"].isin(outcomes),
-        known=lambda f: f["outcome"].notna() & (f["outcome"] != "unknown"),
+        known=_known_outcomes,
         note="among responses whose outcome is known",
     )
+
+
+def refusal_rate(data: WatchData, by: str | None) -> pd.DataFrame:
+    """Share of responses that decline the request (``refused``, see ``evalkit.watch.data``)."""
+    if "refused" not in data.traffic:
+        # evaluate_rules loads the flags when a rule needs them; without them there is no rate
+        frame = data.traffic.assign(refused=np.nan)
+        data = WatchData(frame, data.design, data.labels, data.guard, data.seconds, data.releases)
+    return traffic_share(
+        data,
+        by,
+        lambda f: f["refused"] > 0,
+        known=lambda f: f["refused"].notna(),
+        note="responses that decline the request (the gate's refusal markers)",
+    )
+
+
+def _known_outcomes(frame: pd.DataFrame) -> pd.Series:
+    return frame["outcome"].notna() & (frame["outcome"] != "unknown")
 
 
 def quantile(data: WatchData, by: str | None, column: str, q: float) -> pd.DataFrame:
@@ -208,19 +230,32 @@ def psi(
 
 
 def cohort_gap(data: WatchData, by: str, head: str, min_gap: float) -> pd.DataFrame:
-    """Gap of a cohort's rate to the rest's; ``value`` is the gap (positive = worse)."""
+    """Gap of a cohort's rate to the rest's; ``value`` is the gap (positive = worse).
+
+    ``head`` is a human-label rate (its probability sample, weighted), ``refusal`` (every
+    response with a ``refused`` flag) or an outcome (``escalation``, ``conversion``,
+    ``resolution``, ``success``: every response whose outcome is known, as ``outcome_rate``
+    counts it); the traffic-wide ones are censuses, each response with weight 1.
+    """
+    t = data.traffic
     if head in RATE_HEADS.values():
-        sample = data.sample(head)
-        label_frame = sample
-    else:  # refusal / escalation: every response with a known outcome, weight 1
-        outcomes = OUTCOME_RATES.get(f"{head}_rate", (head,))
-        label_frame = data.traffic.loc[data.traffic["outcome"].notna()].assign(
-            y=lambda f: f["outcome"].isin(outcomes).astype(float),
-            inclusion_probability=1.0,
-            stratum="all",
-        )
+        label_frame = data.sample(head)
+    elif head == "refusal":
+        refused = t["refused"] if "refused" in t else pd.Series(np.nan, index=t.index)
+        label_frame = t.loc[refused.notna()].assign(y=refused.dropna().astype(float))
+    elif head in OUTCOME_HEADS:
+        label_frame = t.loc[_known_outcomes(t)]
+        label_frame = label_frame.assign(y=label_frame["outcome"].isin(OUTCOME_HEADS[head]))
+    else:
+        raise ValueError(f"unknown cohort_gap head {head!r}")
     if label_frame.empty:
         return pd.DataFrame(columns=[*COLUMNS, "flagged"])
+    if head not in RATE_HEADS.values():
+        label_frame = label_frame.assign(
+            y=label_frame["y"].astype(float), inclusion_probability=1.0, stratum="all"
+        )
+    # a missing cohort is the cell "∅", as exposure counts it
+    label_frame = label_frame.assign(**{by: _cells(label_frame, by)})
     gaps = cohort_gaps(label_frame, by, min_gap=min_gap)
     exposure = _exposure(data, by)
     return pd.DataFrame(

@@ -50,6 +50,7 @@ METRICS = (
     "resolution_rate",
     "escalation_rate",
     "success_rate",
+    "refusal_rate",
     "conversion_drop",
     "resolution_drop",
     "latency_p50",
@@ -61,6 +62,21 @@ METRICS = (
     "embedding_drift",
     "cohort_gap",
 )
+#: The rates a ``cohort_gap`` rule can compare (its ``head``): the human-label rates (from the
+#: probability sample), and over all traffic the refusal rate (the gate's refusal markers on
+#: the response) and the outcome rates (among responses whose outcome is known).
+GAP_HEADS = (
+    "hallucination",
+    "harm",
+    "impolite",
+    "refusal",
+    "escalation",
+    "conversion",
+    "resolution",
+    "success",
+)
+
+
 def _share(value: Any, what: str) -> float | None:
     """``0.03`` or ``3%``."""
     if value is None:
@@ -205,6 +221,10 @@ def rule_from_dict(spec: dict[str, Any], where: str) -> Rule:
         raise UsageError(f"{where}: a psi rule needs 'feature' (e.g. prompt_chars, intent)")
     if metric == "cohort_gap" and not (spec.get("by") and spec.get("head")):
         raise UsageError(f"{where}: a cohort_gap rule needs 'by' and 'head'")
+    if metric == "cohort_gap" and spec["head"] not in GAP_HEADS:
+        raise UsageError(
+            f"{where}: unknown cohort_gap head {spec['head']!r}; heads: {', '.join(GAP_HEADS)}"
+        )
     name = f"{where} ({spec['name']})"
     red = _share(spec["red"], f"{name} red")
     assert red is not None

@@ -53,6 +53,14 @@ def rules_path(settings: Settings, given: Path | None = None) -> Path:
     return local if local.exists() else BUILTIN_RULES
 
 
+def needs_refusals(rules: list[Rule]) -> bool:
+    """Whether a rule reads the refusal flags (which means reading the response texts)."""
+    return any(
+        r.metric == "refusal_rate" or (r.metric == "cohort_gap" and r.head == "refusal")
+        for r in rules
+    )
+
+
 def embedding_kpi(db: Database, settings: Settings, *, seed: int = 0,
                   encode: EncodeFn | None = None):  # fmt: skip
     """The ``embedding_drift`` KPI bound to the store's texts and the on-disk cache."""
@@ -125,7 +133,9 @@ def evaluate_rules(
         at = (newest + timedelta(milliseconds=1)).to_pydatetime() if pd.notna(newest) else None
     if at is None:
         return WatchRun(datetime.now().astimezone(), [])
-    data = watch_data.load(db, since=at - lookback(rule_list), until=at)
+    data = watch_data.load(
+        db, since=at - lookback(rule_list), until=at, refusals=needs_refusals(rule_list)
+    )
     kpi = embedding_kpi(db, settings, encode=encode)
     states = evaluate(rule_list, data, at=at, embedding_drift=kpi, max_rows=settings.watch_max_rows)
     run = WatchRun(at, states)
