@@ -20,6 +20,7 @@ from evalkit.watch import charts
 from evalkit.watch.data import WatchData
 from evalkit.watch.drift import feature_drift
 from evalkit.watch.estimate import rates_by
+from evalkit.watch.evaluate import kpi_table
 from evalkit.watch.kpis import FEATURES, RATE_HEADS
 from evalkit.watch.rules import Rule
 from evalkit.watch.run import WatchRun
@@ -160,12 +161,81 @@ def build(db: Database, run: WatchRun, rules: list[Rule], data: WatchData) -> Ov
     return view
 
 
+#: The rates the drill-down offers, by label: human-label rates, then traffic-wide ones.
+DRILL_METRICS = {
+    "hallucination rate": "hallucination_rate",
+    "harm rate": "harm_rate",
+    "impolite rate": "impolite_rate",
+    "guard flag rate": "guard_flag_rate",
+    "refusal rate": "refusal_rate",
+    "escalation rate": "escalation_rate",
+    "conversion rate": "conversion_rate",
+}
+#: The dimensions the drill-down splits by, by label (cohorts: user segment and tenant).
+DRILL_DIMENSIONS = {
+    "model": "model_id",
+    "model version": "model_version",
+    "intent": "intent",
+    "user segment": "user_segment",
+    "tenant": "tenant",
+}
+
+
+def drill_rule(metric: str, by: str, window: timedelta) -> Rule:
+    """The rule-shaped question a drill-down asks: ``metric`` per ``by`` over ``window``."""
+    return Rule(name=f"drill-down {metric} by {by}", metric=metric, red=1.0, by=by, window=window)
+
+
+def drill_down(data: WatchData, metric: str, by: str, *, at: datetime,
+               window: timedelta) -> pd.DataFrame:  # fmt: skip
+    """``metric`` for each value of ``by`` over ``[at − window, at)``, with its 95% interval:
+    the KPI table (``cell``, ``value``, ``low``, ``high``, ``n``, ``exposure``, ``method``,
+    ``note``), largest value first, cells without a value last."""
+    rule = drill_rule(metric, by, window)
+    now = data.window(at - window, at)
+    table = kpi_table(rule, now, now)
+    table = table.assign(_missing=table["value"].isna())
+    table = table.sort_values(["_missing", "value", "cell"], ascending=[True, False, True])
+    return table.drop(columns="_missing").reset_index(drop=True)
+
+
+def drill_chart(table: pd.DataFrame, metric: str, by: str) -> str:
+    """The drill-down table as one interval per value (SVG, texts escaped)."""
+    label = next((k for k, v in DRILL_METRICS.items() if v == metric), metric)
+    dimension = next((k for k, v in DRILL_DIMENSIONS.items() if v == by), by)
+    return charts.intervals(
+        [(str(r.cell), r.value, r.low, r.high, "") for r in table.itertuples()],
+        title=f"{label} by {dimension} (95% interval)",
+    )
+
+
+def _positives_first(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """The responses that make a traffic-wide rate first (refused, flagged, escalated …)."""
+    positive = {
+        "refusal_rate": lambda f: f.get("refused", pd.Series(0.0, index=f.index)) > 0,
+        "guard_flag_rate": lambda f: f["decision"].isin(["review", "block"]),
+        "escalation_rate": lambda f: f["outcome"] == "escalated",
+        "conversion_rate": lambda f: f["outcome"] == "converted",
+        "resolution_rate": lambda f: f["outcome"] == "resolved",
+    }.get(metric)
+    if positive is None or frame.empty:
+        return frame.sort_values("created_at", ascending=False)
+    frame = frame.assign(_positive=positive(frame).fillna(False).astype(bool))
+    frame = frame.sort_values(["_positive", "created_at"], ascending=[False, False])
+    return frame.drop(columns="_positive")
+
+
 def examples(db: Database, data: WatchData, rule: Rule, cell: str, *, at: datetime,
              limit: int = 20) -> pd.DataFrame:  # fmt: skip
-    """The responses behind one light: id, time, cell, label, guard decision, prompt, response."""
+    """The responses behind one light: id, time, cell, label, guard decision, prompt, response.
+
+    For a human-label rate, the labelled responses of the cell and window, positives first; for
+    a traffic-wide rate, the ones it counts first (refused, flagged, escalated); for latency
+    the slowest; otherwise the newest.
+    """
     window = data.window(at - rule.window, at)
     head = RATE_HEADS.get(rule.metric) or (rule.head if rule.metric == "cohort_gap" else None)
-    if head:
+    if head in RATE_HEADS.values():
         frame = window.sample(head)
         frame = frame.sort_values(["y", "created_at"], ascending=[False, False])
     else:
@@ -173,13 +243,14 @@ def examples(db: Database, data: WatchData, rule: Rule, cell: str, *, at: dateti
         if rule.metric.startswith("latency"):
             frame = frame.sort_values("latency_ms", ascending=False)
         else:
-            frame = frame.sort_values("created_at", ascending=False)
+            metric = f"{head}_rate" if head else rule.metric
+            frame = _positives_first(frame, metric)
     if rule.by:
         frame = frame.loc[frame[rule.by].fillna("∅").astype(str) == cell]
     frame = frame.head(limit)
-    keep = [c for c in ("id", "created_at", "model_version", "intent", "tenant", "y",
-                        "label_source", "strategy", "inclusion_probability", "decision",
-                        "latency_ms", "outcome") if c in frame]  # fmt: skip
+    keep = [c for c in ("id", "created_at", "model_version", "intent", "tenant", "user_segment",
+                        "y", "label_source", "strategy", "inclusion_probability", "decision",
+                        "refused", "latency_ms", "outcome") if c in frame]  # fmt: skip
     out = frame[keep].rename(columns={"y": "label_positive"})
     text = store.texts(db, out["id"].tolist())
     return out.merge(text, on="id", how="left")

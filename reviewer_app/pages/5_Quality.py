@@ -37,31 +37,58 @@ cols[3].metric("Review queue: open items", queue.open_items)
 st.image(view.charts.get("lights", ""), caption="Lights per model and KPI (hover for why)")
 
 st.subheader("Red and yellow lights")
-focus = st.session_state.get("evalkit.watch.focus")
+focus = st.session_state.get(vm.FOCUS)
 for light in view.lights.loc[view.lights["state"].isin(["red", "yellow"])].itertuples():
-    label = f"{'🔴' if light.state == 'red' else '🟡'} {light.rule} · {light.by}={light.cell}"
-    if st.button(label, key=f"light-{light.key}", help=light.reason):
-        st.session_state["evalkit.watch.focus"] = focus = light.key
-    st.caption(f"{light.reason} → {light.action} ({light.owner or 'no owner'})")
+    icon = "🔴" if light.state == "red" else "🟡"
+    label = vm.plain(f"{light.rule} · {light.by}={light.cell}")
+    if st.button(f"{icon} {label}", key=f"light-{light.key}", help=vm.plain(light.reason)):
+        st.session_state[vm.FOCUS] = focus = light.key
+        st.session_state.pop(vm.DRILL, None)
+    st.caption(vm.plain(f"{light.reason} → {light.action} ({light.owner or 'no owner'})"))
 
 st.subheader("Drill-down")
-rule_names = [name for name in view.charts if name.startswith("rule:")]
-chosen = st.selectbox("Rule", rule_names, format_func=lambda n: n.removeprefix("rule:"))
-if chosen:
-    st.image(view.charts[chosen])
+left, middle, right = st.columns(3)
+metric = left.selectbox("Rate", list(vm.DRILL_METRICS))
+dimension = middle.selectbox("By", list(vm.DRILL_DIMENSIONS))
+days = right.selectbox("Window", vm.DRILL_WINDOWS, format_func=lambda d: f"last {d} days")
+drill = vm.drill_down(index, metric, dimension, days=days)
+st.image(drill.chart)
+st.caption("Choose a value to see the responses behind its number.")
+for i, cell in enumerate(drill.cells):
+    if st.button(drill.label(cell), key=f"drill-{metric}-{dimension}-{days}-{i}"):
+        st.session_state[vm.DRILL] = (metric, dimension, days, cell)
+        st.session_state.pop(vm.FOCUS, None)
+        focus = None
+chosen_drill = st.session_state.get(vm.DRILL)
+
+with st.expander("Per rule"):
+    rule_names = [name for name in view.charts if name.startswith("rule:")]
+    chosen = st.selectbox("Rule", rule_names, format_func=lambda n: n.removeprefix("rule:"))
+    if chosen:
+        st.image(view.charts[chosen])
 st.subheader("Over time")
 for name in ("hallucination_by_version", "harm_by_version", "psi_prompt_by_intent"):
     st.image(view.charts[name])
 
-st.subheader("Responses behind the light")
-if focus is None:
-    st.info("Choose a red or yellow light above to see the responses that made it.")
-else:
+st.subheader("Responses behind the number")
+if focus is not None:
+    title, order = focus, "labelled positives first"
     shown = vm.examples(db, index, focus)
-    st.write(f"**{focus}**: {len(shown)} responses, labelled positives first")
+elif chosen_drill is not None:
+    d_metric, d_dimension, d_days, d_cell = chosen_drill
+    title = f"{d_metric} · {d_dimension}={d_cell} · last {d_days} days"
+    order = "the ones the rate counts first"
+    shown = vm.drill_examples(db, index, vm.drill_down(index, d_metric, d_dimension, days=d_days),
+                              d_cell)  # fmt: skip
+else:
+    shown = None
+if shown is None:
+    st.info("Choose a red or yellow light, or a value of the drill-down, to see its responses.")
+else:
+    st.text(f"{title}: {len(shown)} responses, {order}")
     st.dataframe(shown.drop(columns=["prompt", "response"]), hide_index=True)
     for row in shown.itertuples():
-        with st.expander(f"{row.id} · label {getattr(row, 'label_positive', '–')}"):
+        with st.expander(vm.plain(f"{row.id} · label {getattr(row, 'label_positive', '–')}")):
             st.caption("Prompt")
             ui.show_untrusted(row.prompt)
             st.caption("Response")
