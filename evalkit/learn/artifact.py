@@ -107,11 +107,15 @@ def write_artifact(
     (partial / ENCODER_DIR).mkdir(parents=True)
     shutil.copytree(encoder_dir, partial / ENCODER_DIR / STATIC_MODEL_NAME)
     # The saved model names no absolute path: the loader points it at the artifact's encoder.
-    model.features_.set_encoder_dir("")
+    features = [f for f in (model.features, model.features_) if f is not None]
+    before = [f.encoder_dir for f in features]
+    for f in features:
+        f.set_encoder_dir("")
     try:
         sio.dump(model, partial / MODEL_FILE)
     finally:
-        model.features_.set_encoder_dir(str(encoder_dir))
+        for f, path in zip(features, before, strict=True):
+            f.set_encoder_dir(path)
     files = {
         str(p.relative_to(partial)): sha256_file(p)
         for p in sorted(partial.rglob("*"))

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
@@ -201,7 +201,11 @@ class RiskModel(BaseEstimator):
 
     def fit_features(self, examples: Sequence[Example]) -> RiskModel:
         """Fit the (unsupervised) feature blocks on every labelled text of every head."""
-        self.features_ = (self.features or RiskFeatures()).fit(examples)
+        # A clone, so the parameter stays unfitted (sklearn convention) and the artifact does not
+        # carry the fitted blocks twice (skops saved ``features`` and ``features_`` in full).
+        self.features_ = (
+            clone(self.features) if self.features is not None else RiskFeatures()
+        ).fit(examples)
         self.heads_: dict[str, RiskHead] = {}
         return self
 
