@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, or_, select, update
 
 from evalkit.records import utcnow
 from evalkit.store.database import Database
@@ -52,28 +52,88 @@ def _utc(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
     return frame
 
 
-def traffic(db: Database, *, since: datetime | None = None, until: datetime | None = None):
+#: A slice of the content-hash space, ``(fraction, start)``: the responses whose sha256 falls
+#: in ``[start, start + fraction)`` modulo 1 (see ``traffic``).
+HashSlice = tuple[float, float]
+_HEX = 8  # leading hex digits a slice boundary is given to: 1 part in 4 billion
+
+
+def _hex(share: float) -> str:
+    return f"{min(int(share * 16**_HEX), 16**_HEX - 1):0{_HEX}x}"
+
+
+def _in_slice(column: Any, part: HashSlice) -> Any:
+    """Rows whose hex digest (lowercase, so text order is number order) is in the slice."""
+    fraction, start = part
+    end = start + fraction
+    if end <= 1:
+        return (column >= _hex(start)) & (column < _hex(end))
+    return or_(column >= _hex(start), column < _hex(end - 1))
+
+
+def _reviewed(t: Any) -> Any:
+    r = REVIEW_ITEMS
+    return exists(select(r.c.id).where(r.c.response_id == t.c.id))
+
+
+def _scope(since: datetime | None, until: datetime | None, part: HashSlice | None = None,
+           *, reviewed: bool = False, or_reviewed: bool = False) -> list[Any]:  # fmt: skip
+    """Where-clauses on ``responses``: created in ``[since, until)``, in the hash slice (or,
+    with ``or_reviewed``, reviewed), only reviewed ones."""
+    t = RESPONSES
+    where: list[Any] = []
+    if since is not None:
+        where.append(t.c.created_at >= since)
+    if until is not None:
+        where.append(t.c.created_at < until)
+    if part is not None:
+        clause = _in_slice(t.c.content_hash, part)
+        where.append(or_(clause, _reviewed(t)) if or_reviewed else clause)
+    if reviewed:
+        where.append(_reviewed(t))
+    return where
+
+
+def newest_response_at(db: Database) -> datetime | None:
+    """When the newest stored response was created (one indexed MAX, not a table read)."""
+    with db.reader() as conn:
+        newest = conn.execute(select(func.max(RESPONSES.c.created_at))).scalar()
+    return None if newest is None else aware(newest)
+
+
+def count_responses(db: Database, *, since: datetime | None = None,
+                    until: datetime | None = None) -> int:  # fmt: skip
+    with db.reader() as conn:
+        stmt = select(func.count()).select_from(RESPONSES).where(*_scope(since, until))
+        return int(conn.execute(stmt).scalar() or 0)
+
+
+def traffic(db: Database, *, since: datetime | None = None, until: datetime | None = None,
+            part: HashSlice | None = None, reviewed: bool = False):  # fmt: skip
     """One row per response created in ``[since, until)``: its dimensions, usage, text lengths,
     and its outcome (a late outcome event overrides the one captured with it, the latest wins).
+
+    ``part`` keeps only the responses whose content hash is in a slice of the hash space: a
+    sample of known fraction the database draws itself (sha256 digests are uniform), the same
+    on SQLite and PostgreSQL, without reading the rows left out. ``reviewed`` keeps only the
+    responses with a review item.
     """
     t = RESPONSES
+    where = _scope(since, until, part, reviewed=reviewed)
     cols = [t.c[name] for name in TRAFFIC_COLUMNS]
     stmt = select(
         *cols,
         func.length(t.c.prompt).label("prompt_chars"),
         func.length(t.c.response).label("response_chars"),
-    )
-    if since is not None:
-        stmt = stmt.where(t.c.created_at >= since)
-    if until is not None:
-        stmt = stmt.where(t.c.created_at < until)
+    ).where(*where)
     with db.reader() as conn:
         frame = pd.DataFrame(conn.execute(stmt).mappings().all())
         f = FEEDBACK
         late = pd.DataFrame(
             conn.execute(
                 select(f.c.response_id, f.c.value, f.c.created_at, f.c.received_at)
-                .where(f.c.kind == "outcome")
+                .join(t, t.c.id == f.c.response_id)
+                .where(f.c.kind == "outcome", *where)
                 .order_by(f.c.created_at, f.c.received_at)
             )
             .mappings()
@@ -87,12 +147,16 @@ def traffic(db: Database, *, since: datetime | None = None, until: datetime | No
     return _utc(frame, "created_at")
 
 
-def review_design(db: Database) -> pd.DataFrame:
-    """Every review item: response id, queue, strategy, stratum, inclusion probability."""
-    r = REVIEW_ITEMS
+def review_design(db: Database, *, since: datetime | None = None,
+                  until: datetime | None = None) -> pd.DataFrame:  # fmt: skip
+    """Every review item of a response created in ``[since, until)``: response id, queue,
+    strategy, stratum, inclusion probability."""
+    r, t = REVIEW_ITEMS, RESPONSES
     stmt = select(
         r.c.response_id, r.c.queue, r.c.strategy, r.c.stratum, r.c.inclusion_probability
     ).order_by(r.c.id)
+    if since is not None or until is not None:
+        stmt = stmt.join(t, t.c.id == r.c.response_id).where(*_scope(since, until))
     with db.reader() as conn:
         rows = conn.execute(stmt).mappings().all()
     return pd.DataFrame(
@@ -100,23 +164,32 @@ def review_design(db: Database) -> pd.DataFrame:
     )
 
 
-def review_seconds(db: Database) -> pd.DataFrame:
-    """Seconds reviewers spent per response (every submission, edits included)."""
-    s = REVIEW_SUBMISSIONS
+def review_seconds(db: Database, *, since: datetime | None = None,
+                   until: datetime | None = None) -> pd.DataFrame:  # fmt: skip
+    """Seconds reviewers spent per response created in ``[since, until)`` (every submission,
+    edits included)."""
+    s, t = REVIEW_SUBMISSIONS, RESPONSES
     stmt = select(s.c.response_id, func.sum(s.c.seconds).label("seconds")).group_by(s.c.response_id)
+    if since is not None or until is not None:
+        stmt = stmt.join(t, t.c.id == s.c.response_id).where(*_scope(since, until))
     with db.reader() as conn:
         rows = conn.execute(stmt).mappings().all()
     return pd.DataFrame(rows, columns=["response_id", "seconds"])
 
 
-def guard_scores(db: Database) -> pd.DataFrame:
-    """The latest guard verdict per response: decision and one column per head's score."""
-    g = GUARD_VERDICTS
+def guard_scores(db: Database, *, since: datetime | None = None, until: datetime | None = None,
+                 part: HashSlice | None = None) -> pd.DataFrame:  # fmt: skip
+    """The latest guard verdict per response created in ``[since, until)`` (with ``part``: in
+    the hash slice, or reviewed): decision and one column per head's score."""
+    g, t = GUARD_VERDICTS, RESPONSES
     stmt = (
         select(g.c.response_id, g.c.decision, g.c.scores, g.c.classifier_version)
         .where(g.c.response_id.is_not(None))
         .order_by(g.c.created_at, g.c.id)
     )
+    if since is not None or until is not None or part is not None:
+        scope = _scope(since, until, part, or_reviewed=True)
+        stmt = stmt.join(t, t.c.id == g.c.response_id).where(*scope)
     with db.reader() as conn:
         rows = conn.execute(stmt).mappings().all()
     if not rows:

@@ -48,7 +48,7 @@ def kpi_table(
         frame = now.traffic.assign(
             tokens=now.traffic["input_tokens"] + now.traffic["output_tokens"]
         )
-        return kpis.mean_of(WatchData(frame, *_rest(now)), by, "tokens")
+        return kpis.mean_of(now.with_traffic(frame), by, "tokens")
     if m == "psi":
         return kpis.psi(now, reference, by, rule.feature or "", max_rows=max_rows)
     if m == "cohort_gap":
@@ -58,10 +58,6 @@ def kpi_table(
             return pd.DataFrame(columns=kpis.COLUMNS)
         return embedding_drift(now, reference, by, rule.feature or "prompt")
     raise AssertionError(m)
-
-
-def _rest(data: WatchData) -> tuple:
-    return (data.design, data.labels, data.guard, data.seconds, data.releases)
 
 
 def _judge_at(rule: Rule, data: WatchData, at: datetime, **kw) -> dict[str, tuple]:
@@ -132,8 +128,19 @@ def evaluate(rules: list[Rule], data: WatchData, *, at: datetime, **kw) -> list[
     return [state for rule in rules for state in evaluate_rule(rule, data, at=at, **kw)]
 
 
+#: Metrics compared with a reference window (``baseline`` back, default one window back).
+WITH_REFERENCE = frozenset({"psi", "embedding_drift", "conversion_drop", "resolution_drop"})
+
+
+def rule_lookback(rule: Rule) -> timedelta:
+    """How far back one rule reads: its window, its persistence (each past evaluation point
+    looks one window back) and, for a comparison, the reference window's offset."""
+    offset = (rule.baseline or rule.window) if rule.metric in WITH_REFERENCE else timedelta(0)
+    return rule.window + offset + rule.persistence
+
+
 def lookback(rules: list[Rule]) -> timedelta:
     """How far back the data must reach for these rules (window, baseline, persistence)."""
     if not rules:
         return timedelta(days=7)
-    return max(2 * r.window + (r.baseline or timedelta(0)) + r.persistence for r in rules)
+    return max(rule_lookback(r) for r in rules)

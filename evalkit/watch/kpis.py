@@ -59,7 +59,9 @@ def _cells(frame: pd.DataFrame, by: str | None) -> pd.Series:
 
 
 def _exposure(data: WatchData, by: str | None) -> pd.Series:
-    return _cells(data.traffic, by).value_counts()
+    """Responses per cell; from a sampled window, the sample's counts scaled up to traffic."""
+    counts = _cells(data.traffic, by).value_counts()
+    return counts if data.fraction >= 1 else (counts / data.fraction).round()
 
 
 def human_rate(data: WatchData, head: str, by: str | None) -> pd.DataFrame:
@@ -128,8 +130,7 @@ def refusal_rate(data: WatchData, by: str | None) -> pd.DataFrame:
     """Share of responses that decline the request (``refused``, see ``evalkit.watch.data``)."""
     if "refused" not in data.traffic:
         # evaluate_rules loads the flags when a rule needs them; without them there is no rate
-        frame = data.traffic.assign(refused=np.nan)
-        data = WatchData(frame, data.design, data.labels, data.guard, data.seconds, data.releases)
+        data = data.with_traffic(data.traffic.assign(refused=np.nan))
     return traffic_share(
         data,
         by,

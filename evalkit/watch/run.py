@@ -21,7 +21,7 @@ from evalkit.watch import data as watch_data
 from evalkit.watch.drift import bounded
 from evalkit.watch.embed_drift import embedding_drift
 from evalkit.watch.embeddings import EmbeddingCache, EncodeFn
-from evalkit.watch.evaluate import evaluate, lookback
+from evalkit.watch.evaluate import evaluate, rule_lookback
 from evalkit.watch.kpis import COLUMNS
 from evalkit.watch.notify import post_json
 from evalkit.watch.rules import CellState, Rule, load_rules
@@ -38,6 +38,8 @@ class WatchRun:
     opened: list[store.Alert] = field(default_factory=list)
     closed: list[str] = field(default_factory=list)
     deliveries: list[str] = field(default_factory=list)
+    #: what the run could not read in full (a look-back above the load cap, sampled)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def red(self) -> list[CellState]:
@@ -100,7 +102,7 @@ def embedding_kpi(db: Database, settings: Settings, *, seed: int = 0,
                     np.nan,
                     np.nan,
                     min(result.n_current, result.n_reference),
-                    int((cells_now == cell).sum()),
+                    round(int((cells_now == cell).sum()) / now.fraction),
                     "permutation",
                     note,
                     result.drifted,
@@ -120,25 +122,45 @@ def evaluate_rules(
     notify: bool = True,
     encode: EncodeFn | None = None,
     record: bool = True,
+    cap: int | None = watch_data.LOAD_CAP,
+    seed: int = 0,
 ) -> WatchRun:
     """Evaluate the rules once as of ``at`` (default: the newest captured response), store
     alerts, send notices to ``settings.watch_webhook_url``; the demo and the CLI call this.
 
     ``record=False`` (the dashboard) only computes: no alert is opened or closed, no snapshot
     for ``/metrics`` written, no notice sent.
+
+    Each rule reads its own look-back (``rule_lookback``: window, persistence, baseline), never
+    all history; a look-back holding more than ``cap`` responses is read as a seeded sample of
+    about ``cap`` plus every reviewed response (``WatchRun.notes`` says where).
     """
     rule_list = rules if isinstance(rules, list) else load_rules(rules_path(settings, rules))
     if at is None:
-        newest = store.traffic(db)["created_at"].max()
-        at = (newest + timedelta(milliseconds=1)).to_pydatetime() if pd.notna(newest) else None
+        newest = store.newest_response_at(db)
+        at = newest + timedelta(milliseconds=1) if newest is not None else None
     if at is None:
         return WatchRun(datetime.now().astimezone(), [])
-    data = watch_data.load(
-        db, since=at - lookback(rule_list), until=at, refusals=needs_refusals(rule_list)
-    )
     kpi = embedding_kpi(db, settings, encode=encode)
-    states = evaluate(rule_list, data, at=at, embedding_drift=kpi, max_rows=settings.watch_max_rows)
-    run = WatchRun(at, states)
+    notes: list[str] = []
+    # each rule reads only its own look-back (rules sharing one share the read), capped
+    spans: dict[timedelta, list[Rule]] = {}
+    for rule in rule_list:
+        spans.setdefault(rule_lookback(rule), []).append(rule)
+    by_rule: dict[int, list[CellState]] = {}
+    for span, group in sorted(spans.items()):
+        data = watch_data.load(
+            db, since=at - span, until=at, refusals=needs_refusals(group), cap=cap, seed=seed
+        )
+        if data.note:
+            names = ", ".join(r.name for r in group)
+            notes.append(f"{names}: {data.note}")
+        for rule in group:
+            by_rule[id(rule)] = evaluate(
+                [rule], data, at=at, embedding_drift=kpi, max_rows=settings.watch_max_rows
+            )
+    states = [s for rule in rule_list for s in by_rule[id(rule)]]
+    run = WatchRun(at, states, notes=notes)
     if record:
         from evalkit.watch.metrics import write_snapshot
 

@@ -29,6 +29,8 @@ st.caption(
     f"As of {view.run.at:%Y-%m-%d %H:%M} UTC. Rates from final human labels of probability "
     "samples, weighted by inclusion probability, with 95% intervals."
 )
+for note in index.notes:
+    st.text(f"Sampled: {note}")
 cols = st.columns(4)
 cols[0].metric("Red lights", len(index.red))
 cols[1].metric("Open alerts", len(view.alerts))

@@ -41,6 +41,11 @@ class QualityIndex:
     data: watch_data.WatchData
 
     @property
+    def notes(self) -> list[str]:
+        """Where the rules and the charts read a sample rather than every response."""
+        return [*self.view.run.notes, *([f"charts: {self.data.note}"] if self.data.note else [])]
+
+    @property
     def red(self) -> pd.DataFrame:
         lights = self.view.lights
         return lights.loc[lights["state"] == "red"] if len(lights) else lights
@@ -50,7 +55,8 @@ def quality_index(db: Database, settings: Settings, *, at: datetime | None = Non
     rules = load_rules(rules_path(settings))
     run = evaluate_rules(db, settings, rules, at=at, notify=False, record=False)
     # the drill-down offers the refusal rate, so the flags are read whatever the rules are
-    data = watch_data.load(db, since=overview.since_for(rules, run.at), until=run.at, refusals=True)
+    since = overview.since_for(rules, run.at)
+    data = watch_data.load(db, since=since, until=run.at, refusals=True, cap=watch_data.LOAD_CAP)
     return QualityIndex(overview.build(db, run, rules, data), data)
 
 

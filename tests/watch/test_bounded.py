@@ -1,0 +1,136 @@
+"""Bounded look-back: each rule reads its own window, never all history, and a window above the
+load cap is read as a seeded sample (plus every reviewed response) that still evaluates."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from evalkit.records import LabelHead, LabelRecord, ResponseRecord
+from evalkit.review.types import NewItem
+from evalkit.sample import enqueue_selection
+from evalkit.store import watch as store
+from evalkit.watch import data as watch_data
+from evalkit.watch.evaluate import rule_lookback
+from evalkit.watch.rules import rule_from_dict
+from evalkit.watch.run import evaluate_rules
+
+AT = datetime(2026, 11, 20, tzinfo=UTC)
+N, DAYS, REVIEWED = 3000, 3, 0.1
+
+
+@pytest.fixture
+def big(db):
+    """N responses over DAYS days before AT (one model), a 10% random review sample labelled
+    with a 10% hallucination rate; and 50 old responses, outside every window."""
+    rng = np.random.default_rng(11)
+    records, items, labels = [], [], []
+    for i in range(N + 50):
+        rid = f"r{i}"
+        old = i >= N
+        back = timedelta(days=30) if old else timedelta(seconds=int(rng.integers(1, DAYS * 86_400)))
+        created = AT - back
+        records.append(
+            ResponseRecord(
+                id=rid, received_at=created, created_at=created, prompt="q", response="a",
+                model_id="m", latency_ms=float(rng.integers(100, 900)),
+                content_hash=hashlib.sha256(rid.encode()).hexdigest(),
+            )
+        )  # fmt: skip
+        if not old and rng.random() < REVIEWED:
+            items.append(NewItem(rid, "random", REVIEWED))
+            labels.append(
+                LabelRecord(
+                    response_id=rid, head=LabelHead.HALLUCINATION, value=bool(rng.random() < 0.1),
+                    annotator="truth", created_at=AT, source_kind="import",
+                )
+            )  # fmt: skip
+    with db.writer() as writer:
+        writer.add_responses(records)
+    enqueue_selection(db, items, rng=rng)
+    with db.writer() as writer:
+        writer.add_labels(labels)
+    return db, {item.response_id for item in items}
+
+
+def _rules():
+    return [
+        rule_from_dict(
+            {"name": "halluc", "metric": "hallucination_rate", "by": "model_id", "red": "50%",
+             "window": f"{DAYS}d", "min_labelled": 10}, "test",
+        ),
+        rule_from_dict(
+            {"name": "p50", "metric": "latency_p50", "by": "model_id", "red": 5000,
+             "window": "1d"}, "test",
+        ),
+    ]  # fmt: skip
+
+
+def test_a_window_above_the_cap_is_read_as_a_seeded_sample_with_every_reviewed_response(big):
+    db, reviewed = big
+    since = AT - timedelta(days=DAYS)
+    data = watch_data.load(db, since=since, until=AT, cap=1000, seed=0)
+    assert data.fraction == pytest.approx(1000 / N)
+    assert 800 <= len(data.traffic) <= 1200  # a Bernoulli sample of 1000 expected
+    assert "above the cap of 1,000" in data.note
+    # no human label is lost to the sample: every reviewed response of the window is there
+    assert set(data.sample("hallucination")["id"]) == reviewed
+    again = watch_data.load(db, since=since, until=AT, cap=1000, seed=0)
+    other = watch_data.load(db, since=since, until=AT, cap=1000, seed=1)
+    assert list(again.traffic["id"]) == list(data.traffic["id"])
+    assert set(other.traffic["id"]) != set(data.traffic["id"])
+    # at or below the cap, everything is read and nothing is said
+    full = watch_data.load(db, since=since, until=AT, cap=N)
+    assert len(full.traffic) == N and full.fraction == 1.0 and full.note == ""
+
+
+def test_a_capped_run_still_evaluates_with_exposure_scaled_to_the_traffic(big, settings):
+    db, reviewed = big
+    capped = evaluate_rules(db, settings, _rules(), at=AT, notify=False, record=False, cap=1000)
+    full = evaluate_rules(db, settings, _rules(), at=AT, notify=False, record=False, cap=None)
+    states = {s.rule: s for s in capped.states}
+    exact = {s.rule: s for s in full.states}
+    assert set(states) == {"halluc", "p50"}
+    # the rate rests on every labelled item, the same as without the cap
+    assert states["halluc"].n == exact["halluc"].n == len(reviewed)
+    assert states["halluc"].value == pytest.approx(exact["halluc"].value)
+    assert states["halluc"].state == exact["halluc"].state == "green"
+    # exposure is the traffic's, estimated from the sample: about N / DAYS a day
+    assert states["halluc"].exposure_per_day == pytest.approx(N / DAYS, rel=0.15)
+    assert exact["halluc"].exposure_per_day == pytest.approx(N / DAYS)
+    assert states["p50"].value == pytest.approx(exact["p50"].value, rel=0.1)
+    # the run says where it sampled (the 3-day rule's window is above the cap; the 1-day too)
+    assert any(note.startswith("halluc: ") and "above the cap" in note for note in capped.notes)
+    assert full.notes == []
+
+
+def test_each_rule_reads_its_own_look_back_never_all_history(big, settings, monkeypatch):
+    db, _ = big
+    reads: list[tuple] = []
+    real = store.traffic
+
+    def traffic(db, *, since=None, until=None, **kw):
+        reads.append((since, until))
+        return real(db, since=since, until=until, **kw)
+
+    monkeypatch.setattr(store, "traffic", traffic)
+    rules = _rules()
+    run = evaluate_rules(db, settings, rules, notify=False, record=False, cap=None)
+    assert run.states and all(since is not None for since, _ in reads)
+    spans = {until - since for since, until in reads}
+    assert spans == {rule_lookback(r) for r in rules} == {timedelta(days=DAYS), timedelta(days=1)}
+    # as of the newest response, found by one MAX rather than by reading the traffic
+    newest = real(db)["created_at"].max().to_pydatetime()
+    assert run.at == newest + timedelta(milliseconds=1)
+
+
+def test_look_back_is_window_persistence_and_a_reference_only_for_comparisons():
+    def rule(**spec):
+        return rule_from_dict({"name": "r", "red": 1, "window": "1d", **spec}, "test")
+
+    assert rule_lookback(rule(metric="harm_rate", persistence="24h")) == timedelta(days=2)
+    assert rule_lookback(rule(metric="psi", feature="intent", baseline="7d")) == timedelta(8)
+    assert rule_lookback(rule(metric="conversion_drop")) == timedelta(days=2)
