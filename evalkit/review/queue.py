@@ -221,19 +221,21 @@ def disputed_items(
             "admins see other reviewers' labels"
         )
     items = queue_views.disputed(db, adjudicator, queue=queue, limit=limit)
-    labels = label_store.labels_of_items(db, [i.item_id for i, _ in items], kinds=("review",))
+    labels = label_store.labels_of_items(
+        db, [item_id for item_id, _, _ in items], kinds=("review",)
+    )
     by_item: dict[int, list[Any]] = {}
     for label in labels:
         by_item.setdefault(label.item_id or 0, []).append(label)
     return [
         DisputedItem(
-            item_id=item.item_id,
-            queue=item.queue,
+            item_id=item_id,
+            queue=name,
             response=response,
-            labels=tuple(by_item.get(item.item_id, ())),
-            disagreeing_heads=tuple(consensus.disagreeing_heads(by_item.get(item.item_id, ()))),
+            labels=tuple(by_item.get(item_id, ())),
+            disagreeing_heads=tuple(consensus.disagreeing_heads(by_item.get(item_id, ()))),
         )
-        for item, response in items
+        for item_id, name, response in items
     ]
 
 

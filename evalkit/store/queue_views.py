@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from evalkit.records import ResponseRecord
-from evalkit.review.types import OpenItem, QueueItem, QueueStatus, Reviewer, ReviewerProgress
+from evalkit.review.types import OpenItem, QueueStatus, Reviewer, ReviewerProgress
 from evalkit.store.database import Database
 from evalkit.store.mappers import aware, response_from_row
 from evalkit.store.queue import item_with_response
@@ -116,7 +116,9 @@ def status(
 
 def disputed(
     db: Database, viewer: Reviewer, *, queue: str | None, limit: int
-) -> list[tuple[QueueItem, ResponseRecord]]:
+) -> list[tuple[int, str, ResponseRecord]]:
+    """(item id, queue, response) of the disputed items ``viewer`` may see, in serving order
+    (priority, then age)."""
     stmt = (
         _scope(
             item_with_response().where(IT.c.status == "disputed"),
@@ -126,27 +128,11 @@ def disputed(
         .order_by(IT.c.priority.desc(), IT.c.created_at, IT.c.id)
         .limit(limit)
     )
-    out = []
     with db.reader() as conn:
-        for row in conn.execute(stmt):
-            m = row._mapping
-            response = response_from_row(m)
-            created = aware(m["item_created_at"])
-            assert created is not None
-            item = QueueItem(
-                item_id=m["item_id"],
-                queue=m["queue"],
-                response=response,
-                strategy=m["strategy"],
-                stratum=m["stratum"],
-                priority=m["priority"],
-                due_at=aware(m["due_at"]),
-                lease_expires_at=created,
-                required_reviews=m["required_reviews"],
-                created_at=created,
-            )
-            out.append((item, response))
-    return out
+        return [
+            (row._mapping["item_id"], row._mapping["queue"], response_from_row(row._mapping))
+            for row in conn.execute(stmt)
+        ]
 
 
 def open_items(
