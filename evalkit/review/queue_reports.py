@@ -44,5 +44,5 @@ def disputed_summary(db: Database, *, queue: str | None = None) -> Iterator[str]
         yield "no disputed items"
         return
     yield f"{len(items)} disputed item(s), waiting for an adjudicator:"
-    for item, response in items:
-        yield f"  item {item.item_id} ({item.queue}) response {response.id}"
+    for item_id, queue_name, response in items:
+        yield f"  item {item_id} ({queue_name}) response {response.id}"

@@ -285,6 +285,7 @@ def run_policy(
             )
         since = held["considered_through"] if held is not None else None
         rng = np.random.default_rng([seed, int.from_bytes(rule.name.encode()[:8], "big")])
+        through: datetime | None
         if rule.strategy in TARGETED:
             try:
                 run, through = _run_targeted(db, rule, since, now, scorer)

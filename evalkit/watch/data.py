@@ -128,8 +128,9 @@ def load(
     if part is not None:
         note = (
             f"{total:,} responses from {_when(since)} to {_when(until)}, above the cap of "
-            f"{cap:,}: read a seeded {fraction:.1%} sample ({len(traffic):,}) and every reviewed "
-            f"response ({len(reviewed):,}); response counts are scaled up by {1 / fraction:.3g}"
+            f"{cap:,}: read a seeded {fraction:.1%} sample ({len(traffic):,}) and every "
+            f"reviewed response ({len(reviewed or []):,}); response counts are scaled up by "
+            f"{1 / fraction:.3g}"
         )
     guard = store.guard_scores(db, since=since, until=until, part=part)
     traffic, reviewed = (

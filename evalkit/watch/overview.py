@@ -235,7 +235,7 @@ def examples(db: Database, data: WatchData, rule: Rule, cell: str, *, at: dateti
     """
     window = data.window(at - rule.window, at)
     head = RATE_HEADS.get(rule.metric) or (rule.head if rule.metric == "cohort_gap" else None)
-    if head in RATE_HEADS.values():
+    if head is not None and head in RATE_HEADS.values():
         frame = window.sample(head)
         frame = frame.sort_values(["y", "created_at"], ascending=[False, False])
     else:

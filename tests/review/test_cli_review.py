@@ -102,3 +102,23 @@ def test_add_gold(env, tmp_path):
     path.write_text('{"response_id": "r-0002", "labels": {"hallucination": "maybe"}}\n')
     bad = run(env, "queue", "add-gold", str(path))
     assert bad.exit_code == 2 and "hallucination cannot be 'maybe'" in bad.output
+
+
+def test_queue_disputed_lists_the_items_waiting_for_an_adjudicator(env, store_url):
+    from datetime import timedelta
+
+    from evalkit.review import claim, parse_submission, submit
+    from tests.review.conftest import T0, queue_items
+
+    assert run(env, "queue", "disputed").stdout.strip() == "no disputed items"
+    db = Database.open(store_url)
+    (item,) = queue_items(db, ["r-0003"], k=2, queue="audit")
+    now = T0 + timedelta(days=1)
+    for name, value in (("ann", "yes"), ("bob", "no")):
+        who = accounts.add_reviewer(db, name)
+        claimed = claim(db, who, now=now)
+        assert claimed is not None and claimed.item_id == item
+        submit(db, who, item, parse_submission({"hallucination": value}), now=now)
+    db.dispose()
+    out = run(env, "queue", "disputed").stdout
+    assert "1 disputed item(s)" in out and f"item {item} (audit) response r-0003" in out
