@@ -50,6 +50,12 @@ def _cli_worker(url: str, path: str, errors: str, trace: str, barrier: Any) -> N
     os.environ["EVALKIT_BATCH_SIZE"] = str(BATCH)
     sys.argv = ["evalkit", "ingest", "--quiet", "--no-redact", "--errors-file", errors, path]
     try:
+        # The CLI imports the ingest pipeline and the store only when the command runs; import
+        # them before the barrier, so the workers start ingesting together instead of finishing
+        # a file each in the time another spends importing (they then raced nothing).
+        import evalkit.capture.ingest
+        import evalkit.cli.ingest
+        import evalkit.store.database  # noqa: F401
         from evalkit import cli
 
         barrier.wait(timeout=TIMEOUT)
