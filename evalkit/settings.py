@@ -175,6 +175,13 @@ class Settings(BaseSettings):
         description="Responses per window a drift comparison uses (a seeded random sample "
         "above it), so its cost stays flat as traffic grows.",
     )
+    watch_load_cap: int = Field(
+        default=200_000,
+        ge=1000,
+        le=100_000_000,
+        description="Responses a rule's look-back reads at most; above it a seeded sample of "
+        "about this many plus every reviewed response, counts scaled up (the run says so).",
+    )
     watch_embed_sample: int = Field(
         default=200,
         ge=20,

@@ -74,7 +74,12 @@ def watch(
         rows = [
             {**s.__dict__, "held_for": s.held_for.total_seconds(), "key": s.key} for s in run.states
         ]
-        payload = {"at": run.at.isoformat(), "states": rows, "closed": run.closed}
+        payload = {
+            "at": run.at.isoformat(),
+            "states": rows,
+            "closed": run.closed,
+            "notes": run.notes,
+        }
         sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
     else:
         table = Table(title=f"Quality index as of {run.at:%Y-%m-%d %H:%M} UTC")
@@ -103,6 +108,8 @@ def watch(
         )
         for line in run.deliveries:
             console.print(f"webhook: {escape(line)}")
+        for note in run.notes:
+            console.print(f"note: {escape(note)}", highlight=False)
     if run.red:
         raise typer.Exit(EXIT_REJECTED)
 

@@ -129,8 +129,8 @@ def load(
         note = (
             f"{total:,} responses from {_when(since)} to {_when(until)}, above the cap of "
             f"{cap:,}: read a seeded {fraction:.1%} sample ({len(traffic):,}) and every "
-            f"reviewed response ({len(reviewed or []):,}); response counts are scaled up by "
-            f"{1 / fraction:.3g}"
+            f"reviewed response ({len(reviewed) if reviewed is not None else 0:,}); response "
+            f"counts are scaled up by {1 / fraction:.3g}"
         )
     guard = store.guard_scores(db, since=since, until=until, part=part)
     traffic, reviewed = (

@@ -122,7 +122,7 @@ def evaluate_rules(
     notify: bool = True,
     encode: EncodeFn | None = None,
     record: bool = True,
-    cap: int | None = watch_data.LOAD_CAP,
+    cap: int | None = None,
     seed: int = 0,
 ) -> WatchRun:
     """Evaluate the rules once as of ``at`` (default: the newest captured response), store
@@ -133,8 +133,10 @@ def evaluate_rules(
 
     Each rule reads its own look-back (``rule_lookback``: window, persistence, baseline), never
     all history; a look-back holding more than ``cap`` responses is read as a seeded sample of
-    about ``cap`` plus every reviewed response (``WatchRun.notes`` says where).
+    about ``cap`` (default ``settings.watch_load_cap``) plus every reviewed response
+    (``WatchRun.notes`` says where).
     """
+    cap = cap if cap is not None else settings.watch_load_cap
     rule_list = rules if isinstance(rules, list) else load_rules(rules_path(settings, rules))
     if at is None:
         newest = store.newest_response_at(db)

@@ -134,3 +134,39 @@ def test_look_back_is_window_persistence_and_a_reference_only_for_comparisons():
     assert rule_lookback(rule(metric="harm_rate", persistence="24h")) == timedelta(days=2)
     assert rule_lookback(rule(metric="psi", feature="intent", baseline="7d")) == timedelta(8)
     assert rule_lookback(rule(metric="conversion_drop")) == timedelta(days=2)
+
+
+def test_the_command_reads_the_cap_from_settings_and_says_where_it_sampled(big, tmp_path):
+    import json
+
+    import yaml
+    from typer.testing import CliRunner
+
+    from evalkit.cli import app
+
+    db, _ = big
+    rules = tmp_path / "rules.yaml"
+    rule = {
+        "name": "halluc",
+        "metric": "hallucination_rate",
+        "red": "50%",
+        "window": f"{DAYS}d",
+        "min_labelled": 10,
+    }
+    rules.write_text(yaml.safe_dump({"rules": [rule]}))
+    env = {
+        "EVALKIT_DATABASE_URL": db.engine.url.render_as_string(hide_password=False),
+        "EVALKIT_DATA_DIR": str(tmp_path / "data"),
+        "EVALKIT_WATCH_LOAD_CAP": "1000",
+    }
+    args = ["watch", "--rules", str(rules), "--at", AT.isoformat(), "--no-notify"]
+    runner = CliRunner()
+    out = runner.invoke(app, [*args, "--json"], env=env, catch_exceptions=False)
+    notes = json.loads(out.stdout)["notes"]
+    assert len(notes) == 1 and "above the cap of 1,000" in notes[0]
+    text = runner.invoke(app, args, env=env, catch_exceptions=False).stdout
+    assert "note: halluc: " in text
+    uncapped = runner.invoke(
+        app, [*args, "--json"], env={**env, "EVALKIT_WATCH_LOAD_CAP": "100000"}
+    )
+    assert json.loads(uncapped.stdout)["notes"] == []
