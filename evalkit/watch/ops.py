@@ -67,6 +67,15 @@ def ops_table(
             "guard_flagged": g["flagged"].sum(),
         }
     )
+    if data.fraction < 1.0:
+        # A sampled window (``WatchData.note``): counts and sums are the traffic's estimates,
+        # scaled up by the sampling fraction; means, quantiles and the ratios below are the
+        # sample's own (the maximum is the sample's, a lower bound of the traffic's).
+        totals = [
+            "responses", "model_cost", "review_cost", "outcome_known", "successes",
+            "conversions", "escalations", "guard_flagged",
+        ]  # fmt: skip
+        out[totals] = out[totals] / data.fraction
     known_n = out["outcome_known"].replace(0, np.nan)
     out["conversion_rate"] = out["conversions"] / known_n
     out["success_rate"] = out["successes"] / known_n

@@ -117,6 +117,11 @@ def render(db: Database, view: Overview, data: WatchData, *, hourly_rate: float 
         f'<p class="muted">as of {escape(view.run.at.isoformat(timespec="minutes"))} · '
         f"{red} red · {len(view.alerts)} open alerts · rates from final human labels of "
         "probability samples, weighted by inclusion probability (Hájek), 95% intervals</p>",
+        *[
+            f'<p class="muted">sampled: {escape(note)}</p>'
+            for note in dict.fromkeys([*view.run.notes, data.note])
+            if note
+        ],
         "<h2>Lights</h2>",
         view.charts.get("lights", ""),
         _lights_table(view) if len(view.lights) else "<p>no rules evaluated</p>",
@@ -191,7 +196,9 @@ def write_report(
     from evalkit.watch.run import evaluate_rules
 
     run = evaluate_rules(db, settings, rules, at=at, notify=False, record=False, encode=encode)
-    data = watch_data.load(db, since=overview.since_for(rules, run.at), until=run.at)
+    data = watch_data.load(
+        db, since=overview.since_for(rules, run.at), until=run.at, cap=settings.watch_load_cap
+    )
     view = overview.build(db, run, rules, data)
     html = render(
         db, view, data, hourly_rate=settings.review_hourly_rate,

@@ -170,3 +170,23 @@ def test_the_command_reads_the_cap_from_settings_and_says_where_it_sampled(big, 
         app, [*args, "--json"], env={**env, "EVALKIT_WATCH_LOAD_CAP": "100000"}
     )
     assert json.loads(uncapped.stdout)["notes"] == []
+
+
+def test_the_report_reads_a_capped_window_and_scales_its_totals(big, settings, tmp_path):
+    from evalkit.watch.ops import ops_table
+    from evalkit.watch.report import write_report
+
+    db, _ = big
+    capped = settings.model_copy(update={"watch_load_cap": 1000})
+    out = tmp_path / "report.html"
+    write_report(db, capped, _rules(), out, at=AT)
+    html = out.read_text(encoding="utf-8")
+    assert "sampled: " in html and "above the cap of 1,000" in html
+    # Counts and sums in the cost table are the traffic's, estimated from the sample.
+    since = AT - timedelta(days=DAYS)
+    sample = watch_data.load(db, since=since, until=AT, cap=1000)
+    full = watch_data.load(db, since=since, until=AT)
+    estimated = ops_table(sample, ["model_id"]).iloc[0]
+    exact = ops_table(full, ["model_id"]).iloc[0]
+    assert estimated["responses"] == pytest.approx(exact["responses"], rel=0.15)
+    assert estimated["latency_p50"] == pytest.approx(exact["latency_p50"], rel=0.1)
