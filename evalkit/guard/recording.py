@@ -99,6 +99,7 @@ class VerdictRecorder:
 
     def _run(self) -> None:
         backoff = self.flush_interval
+        self._prepare()
         while not self._closed.is_set():
             try:
                 first = self._queue.get(timeout=self.flush_interval)
@@ -126,6 +127,18 @@ class VerdictRecorder:
                     self.stats.dropped += 1
                 self._closed.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
+
+    def _prepare(self) -> None:
+        """Import the store and open it now, while the service starts: done on the first
+        verdict, the imports and the migration check held the GIL for about a second, and
+        every check answered in that second waited for it (measured through /v1/check)."""
+        try:
+            import evalkit.sample
+            import evalkit.store.classifiers  # noqa: F401
+
+            self._open()
+        except Exception as exc:  # the store is down: the first write retries, as always
+            log.warning("guard verdict store not reachable yet (%s); will retry", exc)
 
     def _open(self) -> Any:
         if self._db is None:

@@ -170,3 +170,13 @@ def test_verdict_dict_is_json_ready(guard):
     data = guard.check(response="ok", response_id="a").as_dict()
     assert set(data) >= {"id", "scores", "action", "classifier_version", "latency_ms"}
     assert data["id"] == "a" and isinstance(data["latency_ms"], float)
+
+
+def test_the_recorder_opens_the_store_before_the_first_verdict(store_url):
+    # Opening (imports, migration check) on the first verdict stalled the checks around it.
+    recorder = VerdictRecorder(store_url)
+    deadline = time.monotonic() + 10
+    while recorder._db is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert recorder._db is not None and recorder.stats.submitted == 0
+    recorder.close(timeout=1)
