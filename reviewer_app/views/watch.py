@@ -56,7 +56,9 @@ def quality_index(db: Database, settings: Settings, *, at: datetime | None = Non
     run = evaluate_rules(db, settings, rules, at=at, notify=False, record=False)
     # the drill-down offers the refusal rate, so the flags are read whatever the rules are
     since = overview.since_for(rules, run.at)
-    data = watch_data.load(db, since=since, until=run.at, refusals=True, cap=settings.watch_load_cap)
+    data = watch_data.load(
+        db, since=since, until=run.at, refusals=True, cap=settings.watch_load_cap
+    )
     return QualityIndex(overview.build(db, run, rules, data), data)
 
 
