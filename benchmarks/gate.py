@@ -39,6 +39,17 @@ TOPICS = [
 ITEMS = ["desk fan", "yoga mat", "backpack", "phone case", "coffee grinder", "earbuds"]
 
 
+def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float, Any]:
+    """Wall and CPU seconds of one whole process (its start included), and how it ended."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return seconds, cpu, done
+
+
 def build(folder: Path, n: int, *, semantic: bool) -> tuple[Path, Path, Path]:
     """A suite of ``n`` cases and outputs of which about 3% fail one assertion."""
     cases, outputs = [], []
@@ -91,12 +102,7 @@ def run_once(folder: Path, suite: Path, outputs: Path, data: Path) -> dict[str, 
     argv = [str(EVALKIT), "gate", str(suite), "--outputs", str(outputs), "--quiet"]
     argv += ["--junit", str(folder / "j.xml"), "--json", str(folder / "r.json")]
     argv += ["--markdown", str(folder / "r.md"), "--baseline", str(outputs)]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
-    seconds = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    seconds, cpu, done = timed(argv, env)
     if done.returncode not in (0, 1):
         raise SystemExit(f"evalkit gate failed ({done.returncode}): {done.stderr}")
     report = json.loads((folder / "r.json").read_text(encoding="utf-8"))["suites"][0]

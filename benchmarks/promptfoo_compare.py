@@ -24,12 +24,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +35,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gate import EVALKIT, build
+from gate import timed as time_process
 
 THANKS = r"(?i)\b(thanks|thank you)\b"
 
@@ -81,12 +80,7 @@ def write_config(folder: Path, n: int) -> tuple[Path, Path, Path]:
 
 
 def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float, int]:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
-    seconds = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    seconds, cpu, done = time_process(argv, env)
     if done.returncode not in (0, 1, 100):  # 1: evalkit gate failed; 100: promptfoo's
         raise SystemExit(f"{argv[0]} exited {done.returncode}: {done.stderr[-2000:]}")
     return seconds, cpu, done.returncode
