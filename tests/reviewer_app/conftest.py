@@ -128,7 +128,7 @@ def page(browser: Any, tmp_path: Path) -> Iterator[Any]:
     """A fresh browser page; on failure a screenshot is left in the test's folder."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     tab = context.new_page()
-    tab.set_default_timeout(15_000)
+    tab.set_default_timeout(30_000)
     try:
         yield tab
     finally:
