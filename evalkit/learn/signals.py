@@ -17,13 +17,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from evalkit.learn.data import Example
+from evalkit.refusals import is_refusal
 
 _WORD = re.compile(r"[A-Za-z0-9']+")
-_REFUSAL = re.compile(
-    r"\b(i can(?:no|')t|i(?: am|'m) (?:not able|unable)|i won't|as an ai|i(?: do not|\sdon't) have"
-    r" (?:access|the ability)|i(?:'m| am) sorry,? but|not (?:able|allowed) to)\b",
-    re.I,
-)
 _HEDGE = re.compile(
     r"\b(might|may|perhaps|possibly|probably|i think|i believe|it seems|likely|not sure|"
     r"could be|generally|typically|approximately|around)\b",
@@ -93,7 +89,7 @@ def signals_of(example: Example) -> list[float]:
         math.log1p(len(example.context or "")),
         math.log1p(len(words)),
         math.log1p(len(text)) - math.log1p(len(example.prompt)),
-        float(bool(_REFUSAL.search(text))),
+        float(is_refusal(text)),
         len(_HEDGE.findall(text)) / n_words,
         float(len(_APOLOGY.findall(text))),
         len(_COURTESY.findall(text)) / n_words,

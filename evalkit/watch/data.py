@@ -7,8 +7,8 @@ targeted stream, or only by an imported dataset without a review item, are not i
 nothing about the traffic's rate (``evalkit.watch.estimate``).
 
 ``load(..., refusals=True)`` adds ``refused`` to the traffic: whether the response declines the
-request, by the gate's refusal markers (``evalkit.gate.assertions.text.REFUSAL``, the patterns
-of its ``refusal`` / ``no_refusal`` assertions), so "a refusal" means the same in a golden
+request, by ``evalkit.refusals`` (the definition the gate's ``refusal`` / ``no_refusal``
+assertions and the classifier's signal use too), so "a refusal" means the same in a golden
 suite and in production. Texts are read only then, a chunk at a time.
 """
 
@@ -20,7 +20,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from evalkit.gate.assertions.text import REFUSAL
+from evalkit.refusals import is_refusal
 from evalkit.store import watch as store
 from evalkit.store.database import Database
 from evalkit.watch.estimate import PROBABILITY_STRATEGIES
@@ -30,12 +30,6 @@ DIMENSIONS = ("model_id", "model_version", "prompt_version", "intent", "tenant",
 SUCCESS = ("converted", "resolved")
 #: Responses a run reads per look-back window at most (every reviewed one comes on top).
 LOAD_CAP = 200_000
-
-
-def is_refusal(text: str) -> bool:
-    """Whether a response declines the request (the gate's ``refusal`` assertion's test)."""
-    # the assertion normalises typographic apostrophes the same way before matching
-    return REFUSAL.search(text.replace("\u2019", "'")) is not None
 
 
 @dataclass

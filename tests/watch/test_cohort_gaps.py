@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 
 from evalkit.errors import UsageError
-from evalkit.gate.assertions import text as gate_text
 from evalkit.records import ResponseRecord
 from evalkit.watch import data as watch_data
 from evalkit.watch.data import WatchData, is_refusal
@@ -44,10 +43,9 @@ def test_a_cohort_gap_rule_names_refusal_or_escalation_and_nothing_unknown():
         _rule(by="tenant", head="refusals")
 
 
-def test_refusal_markers_are_the_gates():
-    texts = [REFUSING, ANSWERING, "As an AI language model, I cannot", "I can\u2019t assist you"]
-    assert [is_refusal(t) for t in texts] == [gate_text._refusal_text(t) is not None for t in texts]
-    assert [is_refusal(t) for t in texts] == [True, False, True, True]
+def test_the_demo_texts_are_a_refusal_and_an_answer():
+    # what the rest of this module builds on; the definition itself: tests/test_refusals.py
+    assert [is_refusal(t) for t in (REFUSING, ANSWERING)] == [True, False]
 
 
 def test_escalation_gap_counts_only_responses_whose_outcome_is_known():
