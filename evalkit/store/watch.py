@@ -108,6 +108,29 @@ def count_responses(db: Database, *, since: datetime | None = None,
         return int(conn.execute(stmt).scalar() or 0)
 
 
+def usage_maxima(db: Database, *, since: datetime | None = None,
+                 until: datetime | None = None) -> pd.DataFrame:  # fmt: skip
+    """Per model and intent, the largest cost and token count (input + output, a missing side
+    counted 0) among the responses created in ``[since, until)``: one aggregate over the whole
+    window, so a window read as a sample still reports the traffic's worst case, which no
+    sample can estimate (its largest value is only a lower bound)."""
+    t = RESPONSES
+    tokens = func.coalesce(t.c.input_tokens, 0) + func.coalesce(t.c.output_tokens, 0)
+    stmt = (
+        select(
+            t.c.model_id,
+            t.c.intent,
+            func.max(t.c.cost).label("cost_max"),
+            func.max(tokens).label("tokens_max"),
+        )
+        .where(*_scope(since, until))
+        .group_by(t.c.model_id, t.c.intent)
+    )
+    with db.reader() as conn:
+        rows = conn.execute(stmt).all()
+    return pd.DataFrame(rows, columns=["model_id", "intent", "cost_max", "tokens_max"])
+
+
 def traffic(db: Database, *, since: datetime | None = None, until: datetime | None = None,
             part: HashSlice | None = None, reviewed: bool = False):  # fmt: skip
     """One row per response created in ``[since, until)``: its dimensions, usage, text lengths,

@@ -51,6 +51,7 @@ class WatchData:
     reviewed: pd.DataFrame | None = None  # None: traffic is every response of the window
     fraction: float = 1.0
     note: str = ""
+    maxima: pd.DataFrame | None = None  # only for a sampled window
     _samples: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     def sample(self, head: str) -> pd.DataFrame:
@@ -74,7 +75,10 @@ class WatchData:
             return frame.loc[(frame["created_at"] >= since) & (frame["created_at"] < until)]
 
         reviewed = None if self.reviewed is None else inside(self.reviewed)
-        return replace(self, traffic=inside(self.traffic), reviewed=reviewed, _samples={})
+        # the maxima are the loaded window's, not this narrower one's
+        return replace(
+            self, traffic=inside(self.traffic), reviewed=reviewed, maxima=None, _samples={}
+        )
 
     def with_traffic(self, traffic: pd.DataFrame) -> WatchData:
         """The same data with ``traffic`` (e.g. a derived column) in place of the traffic."""
@@ -146,6 +150,7 @@ def load(
         reviewed=reviewed,
         fraction=fraction,
         note=note,
+        maxima=None if part is None else store.usage_maxima(db, since=since, until=until),
     )
 
 

@@ -70,7 +70,12 @@ def ops_table(
     if data.fraction < 1.0:
         # A sampled window (``WatchData.note``): counts and sums are the traffic's estimates,
         # scaled up by the sampling fraction; means, quantiles and the ratios below are the
-        # sample's own (the maximum is the sample's, a lower bound of the traffic's).
+        # sample's own. The worst case cannot be estimated from a sample: per model and intent
+        # (and so per model) it is the window's own, read by one aggregate at load; for other
+        # groupings it stays the sample's, a lower bound of the traffic's.
+        if data.maxima is not None and set(by) <= {"model_id", "intent"}:
+            worst = data.maxima.groupby(by, dropna=False)[["cost_max", "tokens_max"]].max()
+            out[["cost_max", "tokens_max"]] = worst.reindex(out.index)
         totals = [
             "responses", "model_cost", "review_cost", "outcome_known", "successes",
             "conversions", "escalations", "guard_flagged",

@@ -190,3 +190,42 @@ def test_the_report_reads_a_capped_window_and_scales_its_totals(big, settings, t
     exact = ops_table(full, ["model_id"]).iloc[0]
     assert estimated["responses"] == pytest.approx(exact["responses"], rel=0.15)
     assert estimated["latency_p50"] == pytest.approx(exact["latency_p50"], rel=0.1)
+
+
+def test_a_capped_window_still_reports_the_traffics_worst_cost_and_tokens(big, db):
+    from evalkit.watch.ops import ops_table
+
+    # One costly response, whose content hash falls outside the sample: a sample's maximum
+    # would miss it, the table must not.
+    since = AT - timedelta(days=DAYS)
+    sample = watch_data.load(db, since=since, until=AT, cap=1000)
+    kept = set(sample.traffic["id"])
+    rid = next(f"costly-{i}" for i in range(10_000) if _outside(sample, f"costly-{i}"))
+    created = AT - timedelta(hours=1)
+    with db.writer() as writer:
+        writer.add_responses(
+            [
+                ResponseRecord(
+                    id=rid, received_at=created, created_at=created, prompt="q", response="a",
+                    model_id="m", cost=42.0, input_tokens=9000,
+                    output_tokens=1000, content_hash=hashlib.sha256(rid.encode()).hexdigest(),
+                )
+            ]
+        )  # fmt: skip
+    sample = watch_data.load(db, since=since, until=AT, cap=1000)
+    assert rid not in set(sample.traffic["id"]) and set(sample.traffic["id"]) == kept
+    for by in (["model_id"], ["model_id", "intent"]):
+        table = ops_table(sample, by)
+        assert table["cost_max"].max() == 42.0, by
+        assert table["tokens_max"].max() == 10_000, by
+    # a narrower window cannot use the loaded window's maxima
+    assert sample.window(since, AT).maxima is None
+
+
+def _outside(sample, rid: str) -> bool:
+    """Whether a response with id ``rid`` (content hash: the id's sha256) falls well outside the
+    slice of the hash space the capped load reads (``load``: seed 0, ``fraction`` wide)."""
+    begin = float(np.random.default_rng(0).random())
+    position = int(hashlib.sha256(rid.encode()).hexdigest()[:8], 16) / 16**8
+    offset = (position - begin) % 1.0  # where it falls, counted from the slice's start
+    return sample.fraction + 0.05 < offset < 0.95
