@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -38,6 +39,13 @@ log = logging.getLogger("evalkit.guard")
 
 #: Batches up to this size take the compiled per-example path (``learn.fast``).
 FAST_PATH_MAX = 32
+#: Threads scoring checks under a timeout. A check that outlives its timeout cannot be stopped
+#: (Python threads are not killable), so it keeps its thread until it ends; one still queued is
+#: cancelled and never runs. When every thread is held by such an overdue check, a new check is
+#: answered by the fail mode at once instead of queueing behind them, so a model that has
+#: become slow costs a bounded amount of CPU rather than a backlog that grows with traffic and
+#: makes every later check time out too.
+SCORING_SLOTS = 4
 
 
 @dataclass(frozen=True)
@@ -119,6 +127,8 @@ class Guard:
         self.heads = tuple(artifact.model.heads_)
         self.scorer = CompiledScorer(artifact.model)
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._overdue = 0  # checks past their timeout still holding a scoring thread
+        self._overdue_lock = threading.Lock()
 
     @classmethod
     def load(
@@ -212,6 +222,11 @@ class Guard:
             scores = self._score(examples)
         except concurrent.futures.TimeoutError:
             error = f"scoring took longer than {self.policy.timeout_ms:g} ms"
+        except _Saturated:
+            error = (
+                f"all {SCORING_SLOTS} scoring threads are held by checks still running past "
+                f"the {self.policy.timeout_ms:g} ms timeout"
+            )
         except Exception as exc:  # the model failed: answer by the fail mode, never raise
             error = f"scoring failed: {type(exc).__name__}: {exc}"
             log.exception("guard scoring failed")
@@ -253,10 +268,23 @@ class Guard:
             return self._predict(examples)
         if self._pool is None:
             self._pool = concurrent.futures.ThreadPoolExecutor(
-                max_workers=4, thread_name_prefix="evalkit-guard"
+                max_workers=SCORING_SLOTS, thread_name_prefix="evalkit-guard"
             )
+        if self._overdue >= SCORING_SLOTS:
+            raise _Saturated
         future = self._pool.submit(self._predict, examples)
-        return future.result(timeout=self.policy.timeout_ms / 1000)
+        try:
+            return future.result(timeout=self.policy.timeout_ms / 1000)
+        except concurrent.futures.TimeoutError:
+            if not future.cancel():  # already running: it holds its thread until it ends
+                with self._overdue_lock:
+                    self._overdue += 1
+                future.add_done_callback(self._overdue_ended)
+            raise
+
+    def _overdue_ended(self, _future: concurrent.futures.Future[Any]) -> None:
+        with self._overdue_lock:
+            self._overdue -= 1
 
     def _record(self, verdict: Verdict) -> None:
         assert self.recorder is not None
@@ -308,6 +336,10 @@ def require_heads(guard: Guard, heads: Sequence[str]) -> None:
             f"classifier {guard.classifier_version} has no head(s) "
             f"{', '.join(missing)}; heads: {', '.join(guard.heads)}"
         )
+
+
+class _Saturated(Exception):
+    """Every scoring thread is held by a check running past its timeout (``SCORING_SLOTS``)."""
 
 
 __all__ = ["Guard", "GuardPolicy", "Verdict"]

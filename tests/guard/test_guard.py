@@ -85,6 +85,40 @@ def test_a_timeout_is_answered_by_the_fail_mode_in_time(guard, mode, action):
     slow.close()
 
 
+class _Stuck:
+    """A model that has become slow: every call takes ``seconds``; counts the calls that ran."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds, self.ran = seconds, 0
+
+    def predict_scores(self, examples):
+        self.ran += 1
+        time.sleep(self.seconds)
+        return {"harm": [0.0] * len(examples)}
+
+
+def test_checks_past_their_timeout_hold_a_bounded_number_of_threads(guard):
+    from evalkit.guard.guard import SCORING_SLOTS
+
+    slow = variant(guard, fail_mode="closed", timeout_ms=20)
+    slow.scorer = stuck = _Stuck(0.6)
+    started = time.perf_counter()
+    verdicts = [slow.check(response=f"text {i}") for i in range(3 * SCORING_SLOTS)]
+    # every check answered by the fail mode, none waiting behind the overdue ones
+    assert time.perf_counter() - started < 3 * SCORING_SLOTS * 0.02 + 0.5
+    assert {v.action for v in verdicts} == {"block"}
+    assert "longer than 20 ms" in verdicts[0].error
+    assert "scoring threads are held" in verdicts[-1].error
+    # only as many ran as there are threads: the rest were never started, not queued
+    assert stuck.ran == SCORING_SLOTS
+    time.sleep(0.8)  # the overdue ones end and free their threads: checks score again
+    assert stuck.ran == SCORING_SLOTS  # and no abandoned check ran after them
+    slow.scorer = _Stuck(0.0)
+    later = slow.check(response="text")
+    assert later.error is None and later.scores == {"harm": 0.0}
+    slow.close()
+
+
 def test_long_inputs_are_cut_to_the_limit(guard):
     cut = variant(guard, max_chars=100)
     long, short = cut.check(response="word " * 1000), cut.check(response="word " * 10)
