@@ -4,7 +4,8 @@ Precedence: an adjudication; else the reviewers of the queue (one: ``single``; s
 ``consensus``, or an unresolved disagreement with ``value`` and ``positive`` None); else an
 imported dataset's label. A response whose overlap item still waits for reviews has no final
 label from the queue yet (it is left out unless an import gives one), so a half-reviewed
-overlap item never passes for a single review.
+overlap item never passes for a single review. A response queued again for a second look keeps
+its decision until the new review lands (``store.labels.open_overlap``).
 """
 
 from __future__ import annotations

@@ -184,8 +184,15 @@ def current_labels(
 
 
 def open_overlap(db: Database, response_ids: Sequence[str]) -> dict[str, int]:
-    """For responses with review labels: the most reviews any of their non-gold items needs
-    that it does not have yet (0 when every item is complete)."""
+    """For responses with review labels: the most reviews any of their started non-gold
+    items needs that it does not have yet (0 when every item is complete).
+
+    Only an item with at least one review counts: its reviews are among the labels and must
+    not pass for a single review while its others are missing. An item nobody has reviewed
+    yet adds no label, so the decision the response already has stands meanwhile: a response
+    sent back for a second look (learn's suspect labels, a guard flag) keeps its final label
+    until the new review or adjudication replaces it, rather than dropping out of training
+    and out of watch's rates (which would bias both, suspects being mostly positives)."""
     out: dict[str, int] = {}
     with db.reader() as conn:
         for start in range(0, len(response_ids), 500):
@@ -197,7 +204,8 @@ def open_overlap(db: Database, response_ids: Sequence[str]) -> dict[str, int]:
                 )
             )
             for row in rows:
-                missing = 0 if row.status != "pending" else row.required_reviews - row.reviews_done
+                started = row.status == "pending" and row.reviews_done > 0
+                missing = row.required_reviews - row.reviews_done if started else 0
                 out[row.response_id] = max(out.get(row.response_id, 0), max(missing, 0))
     return out
 

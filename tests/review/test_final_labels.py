@@ -94,3 +94,27 @@ def test_filters_on_tenant_and_time(db, reviewers):
 def test_unknown_head_is_a_usage_error(db):
     with pytest.raises(UsageError, match="heads: hallucination, harm, impolite"):
         final_labels(db, "tone")
+
+
+def test_a_response_sent_back_for_a_second_look_keeps_its_label_until_it_is_reviewed(db, reviewers):
+    """Learn's suspect labels (and guard flags) queue a labelled response again; until someone
+    reviews it anew, the decision it has stays final, for training and for watch's rates."""
+    from evalkit.sample import enqueue_flagged
+
+    r = add_responses(db, 2)
+    first, other = queue_items(db, r)
+    review(db, reviewers["ann"], first, hallucination="yes")
+    review(db, reviewers["ann"], other, hallucination="no")
+    again = enqueue_flagged(
+        db, [r[0]], reason="suspect label", strategy="suspect", queue="suspects", now=NOW
+    )
+    assert len(again.added) == 1
+    assert as_tuples(final_labels(db, "hallucination")) == [
+        (r[0], "yes", True, "single", 1),
+        (r[1], "no", False, "single", 1),
+    ]
+    # The second look disagrees: two reviewers, no majority, so undecided until adjudicated.
+    got = claim(db, reviewers["bob"], now=NOW, queue="suspects")
+    assert got is not None and got.response.id == r[0]
+    submit(db, reviewers["bob"], got.item_id, {"hallucination": "no"}, now=NOW)
+    assert as_tuples(final_labels(db, "hallucination"))[0] == (r[0], None, None, "consensus", 2)
