@@ -14,10 +14,27 @@ def _fmt(value: Any) -> str:
 
 
 def _point(block: dict[str, Any]) -> str:
+    folds = block.get("thresholds") or []
+    where = (
+        f"thresholds of each fold ({', '.join(_fmt(t) for t in folds)})"
+        if len(folds) > 1
+        else f"threshold {_fmt(block['threshold'])}"
+    )
     return (
-        f"threshold {_fmt(block['threshold'])}: precision {_fmt(block['precision'])}, "
+        f"{where}: precision {_fmt(block['precision'])}, "
         f"recall {_fmt(block['recall'])}, flags {_fmt(block['flagged_share'])} of responses"
     )
+
+
+def _evaluated(held: dict[str, Any]) -> str:
+    if held["split"].get("method") == "cross-validation":
+        return f"{held['split']['folds']}-fold grouped CV"
+    return "held-out"
+
+
+def _ci(held: dict[str, Any], metric: str) -> str:
+    interval = (held.get("interval_95") or {}).get(metric)
+    return f" [{_fmt(interval[0])}, {_fmt(interval[1])}]" if interval else ""
 
 
 def summary_lines(metadata: dict[str, Any]) -> list[str]:
@@ -28,7 +45,8 @@ def summary_lines(metadata: dict[str, Any]) -> list[str]:
         block = held["at_block_threshold"]
         lines.append(
             f"{head}: {meta['counts']['labelled']} labels ({meta['counts']['positive']} positive)"
-            f" · held-out AP {_fmt(held['ap'])}, ROC-AUC {_fmt(held['roc_auc'])}, "
+            f" · {_evaluated(held)} AP {_fmt(held['ap'])}{_ci(held, 'ap')}, "
+            f"ROC-AUC {_fmt(held['roc_auc'])}{_ci(held, 'roc_auc')}, "
             f"ECE {_fmt(held['ece'])} · block ≥ {_fmt(meta['thresholds']['block'])} "
             f"(precision {_fmt(block['precision'])}, recall {_fmt(block['recall'])}), "
             f"review ≥ {_fmt(meta['thresholds']['review'])}"
@@ -51,7 +69,10 @@ def model_card(metadata: dict[str, Any]) -> str:
         f"catches {metadata['review_recall']:g} of the positives.",
         "",
         "Metrics are on a held-out split (grouped when records share a group or prompt) of a "
-        "model trained the same way on the rest; the shipped model is refitted on every label.",
+        "model trained the same way on the rest, or, when that split would hold fewer than "
+        f"{metadata.get('options', {}).get('min_test_positives', 30)} positives, pooled over "
+        "grouped cross-validation folds (every label scored once, out of fold); brackets are "
+        "95% bootstrap intervals. The shipped model is refitted on every label.",
         "",
         "## Summary",
         "",
@@ -60,7 +81,7 @@ def model_card(metadata: dict[str, Any]) -> str:
     ]
     for head, meta in metadata["heads"].items():
         held = meta["held_out"]
-        total = held["split"]["train"] + held["split"]["test"]
+        total = meta["counts"]["labelled"]
         out += [
             f"## {head}",
             "",
@@ -68,8 +89,9 @@ def model_card(metadata: dict[str, Any]) -> str:
             f"- model: `{meta['kind']}` linear model over word/char TF-IDF, prompt TF-IDF, "
             f"static embeddings and cheap signals; calibration `{meta['calibration']}` "
             f"(cross-validated log loss {meta['calibration_log_loss']})",
-            f"- held-out ({held['split']['test']} of {total}): AP {_fmt(held['ap'])}, "
-            f"ROC-AUC {_fmt(held['roc_auc'])}, ECE {_fmt(held['ece'])}, "
+            f"- {_evaluated(held)} ({held['split']['test']} scored, models trained on "
+            f"{held['split']['train']} of {total}): AP {_fmt(held['ap'])}{_ci(held, 'ap')}, "
+            f"ROC-AUC {_fmt(held['roc_auc'])}{_ci(held, 'roc_auc')}, ECE {_fmt(held['ece'])}, "
             f"mean score {_fmt(held['mean_score'])} vs observed rate {_fmt(held['observed_rate'])}",
             f"- block: {_point(held['at_block_threshold'])}",
             f"- review: {_point(held['at_review_threshold'])}",

@@ -38,6 +38,9 @@ class TrainOptions:
     min_labels: int = 40
     min_positives: int = 8
     test_size: float = 0.25
+    #: below this many positives expected in the held-out split, evaluate by grouped
+    #: cross-validation instead (every label scored once, out of fold; see ``evaluate_head``)
+    min_test_positives: int = 30
     seed: int = 0
     #: ``single`` won on the shared datasets (benchmarks/classifier_quality.py); see README
     kind: str = "single"
@@ -103,27 +106,112 @@ def _head_params(options: TrainOptions) -> dict[str, Any]:
     }
 
 
+def evaluation_folds(
+    data: LabelledSet, options: TrainOptions
+) -> tuple[str, list[tuple[np.ndarray, np.ndarray]]]:
+    """How a head is evaluated: ``("held-out", [one split])`` when the held-out share would
+    hold at least ``min_test_positives`` positives, else ``("cross-validation", folds)``:
+    grouped, stratified folds of the same test share, so every label is scored once by a model
+    that never saw its group. With a few dozen positives a single held-out split scores a
+    handful of them and its AP or ROC-AUC can land anywhere (the demo's 42 hallucination
+    positives gave a held-out ROC-AUC of 0.32 on one split and 0.54 to 0.92 on others);
+    pooling the folds uses all of them."""
+    rng = np.random.default_rng(options.seed)
+    if data.y.sum() * options.test_size >= options.min_test_positives:
+        return "held-out", [split_holdout(data, options.test_size, rng)]
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    n_folds = max(2, min(round(1 / options.test_size), int(data.y.sum())))
+    groups = data.groups if data.groups is not None else np.arange(len(data)).astype(str)
+    splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=options.seed)
+    folds = list(splitter.split(np.zeros(len(data)), data.y, groups))
+    return "cross-validation", folds
+
+
 def evaluate_head(data: LabelledSet, options: TrainOptions, encoder_dir: Path) -> dict[str, Any]:
-    """Held-out report of a model trained the same way on the rest of ``data``."""
-    train_idx, test_idx = split_holdout(
-        data, options.test_size, np.random.default_rng(options.seed)
-    )
-    train, test = data.subset(train_idx), data.subset(test_idx)
-    model = RiskModel(RiskFeatures(encoder_dir=str(encoder_dir))).fit_features(train.examples)
-    head = model.fit_head(data.head, train.examples, train.y, train.groups, **_head_params(options))
-    p = model.predict_scores(test.examples)[data.head]
+    """Out-of-sample report of models trained the same way on the rest of ``data``: on one
+    held-out split, or pooled over grouped cross-validation folds (``evaluation_folds``).
+    Thresholds are each fold's own, as the shipped model's are its own."""
+    method, folds = evaluation_folds(data, options)
+    scored = np.concatenate([test_idx for _, test_idx in folds])
+    p = np.full(len(data), np.nan)
+    block = np.zeros(len(data), dtype=bool)
+    review = np.zeros(len(data), dtype=bool)
+    thresholds: dict[str, list[float | None]] = {"block": [], "review": []}
+    for train_idx, test_idx in folds:
+        train, test = data.subset(train_idx), data.subset(test_idx)
+        model = RiskModel(RiskFeatures(encoder_dir=str(encoder_dir))).fit_features(train.examples)
+        head = model.fit_head(
+            data.head, train.examples, train.y, train.groups, **_head_params(options)
+        )
+        p[test_idx] = model.predict_scores(test.examples)[data.head]
+        if head.block_threshold_ is not None:
+            block[test_idx] = p[test_idx] >= head.block_threshold_
+        review[test_idx] = p[test_idx] >= head.review_threshold_
+        thresholds["block"].append(head.block_threshold_)
+        thresholds["review"].append(head.review_threshold_)
+    y, p, examples = data.y[scored], p[scored], [data.examples[i] for i in scored]
     tp = options.target_precision
     return {
-        **ranking_report(test.y, p, target_precision=tp),
+        **ranking_report(y, p, target_precision=tp),
+        "interval_95": ranking_intervals(y, p, seed=options.seed),
         "split": {
-            "train": len(train),
-            "test": len(test),
+            "method": method,
+            "folds": len(folds),
+            "train": int(np.mean([len(train_idx) for train_idx, _ in folds])),
+            "test": len(scored),
             "grouped": data.groups is not None and len(set(data.groups)) < len(data),
         },
-        "at_block_threshold": at_threshold(test.y, p, head.block_threshold_),
-        "at_review_threshold": at_threshold(test.y, p, head.review_threshold_),
-        "by_model": by_stratum(test.y, p, [ex.model_id for ex in test.examples]),
-        "by_intent": by_stratum(test.y, p, [ex.intent for ex in test.examples]),
+        "at_block_threshold": _flagged_report(y, block[scored], thresholds["block"]),
+        "at_review_threshold": _flagged_report(y, review[scored], thresholds["review"]),
+        "by_model": by_stratum(y, p, [ex.model_id for ex in examples]),
+        "by_intent": by_stratum(y, p, [ex.intent for ex in examples]),
+    }
+
+
+def ranking_intervals(y: np.ndarray, p: np.ndarray, *, seed: int) -> dict[str, Any]:
+    """95% bootstrap intervals (scipy, percentile, resampling labels and scores as pairs) of
+    AP and ROC-AUC: how far the figures could move on another sample of the same size."""
+    from scipy.stats import bootstrap
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    if not 0 < y.sum() < len(y):
+        return {"ap": None, "roc_auc": None}
+    out: dict[str, Any] = {}
+    for name, metric in (("ap", average_precision_score), ("roc_auc", roc_auc_score)):
+
+        def statistic(yy: np.ndarray, pp: np.ndarray, metric: Any = metric) -> float:
+            # a resample with one class only has no ranking: NaN, which the interval ignores
+            return float(metric(yy, pp)) if 0 < yy.sum() < len(yy) else float("nan")
+
+        result = bootstrap(
+            (y, p),
+            statistic,
+            paired=True,
+            vectorized=False,
+            n_resamples=500,
+            method="percentile",
+            random_state=seed,
+        )
+        low, high = result.confidence_interval
+        out[name] = [round(float(low), 4), round(float(high), 4)]
+    return out
+
+
+def _flagged_report(
+    y: np.ndarray, flagged: np.ndarray, thresholds: list[float | None]
+) -> dict[str, Any]:
+    """Precision, recall and share of the responses flagged by the thresholds of their fold
+    (``threshold``: the one split's, or None over several folds, which each have their own;
+    ``thresholds``: every fold's)."""
+    tp = int((flagged & (y == 1)).sum())
+    rounded = [None if t is None else round(float(t), 6) for t in thresholds]
+    return {
+        "threshold": rounded[0] if len(rounded) == 1 else None,
+        "thresholds": rounded,
+        "precision": round(tp / int(flagged.sum()), 4) if flagged.any() else None,
+        "recall": round(tp / max(int(y.sum()), 1), 4),
+        "flagged_share": round(float(flagged.mean()), 4) if len(y) else 0.0,
     }
 
 

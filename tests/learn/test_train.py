@@ -26,7 +26,13 @@ def test_one_artifact_carries_every_trained_head(trained):
         # The demo's labels are learnable: far better than the positive rate a coin would get.
         assert held["ap"] > 2 * held["observed_rate"], head
         assert 0 <= info["thresholds"]["review"] <= (info["thresholds"]["block"] or 1)
-        assert held["split"]["test"] + held["split"]["train"] == info["counts"]["labelled"]
+        split = held["split"]
+        if split["method"] == "held-out":
+            assert split["test"] + split["train"] == info["counts"]["labelled"], head
+        else:  # every label scored once, out of fold
+            assert split["test"] == info["counts"]["labelled"] and split["folds"] >= 2, head
+        low, high = held["interval_95"]["ap"]
+        assert low <= held["ap"] <= high, head
     assert sorted(p.name for p in trained.path.iterdir()) == [
         "MODEL_CARD.md",
         "encoder",
@@ -34,7 +40,8 @@ def test_one_artifact_carries_every_trained_head(trained):
         "model.skops",
     ]
     card = (trained.path / "MODEL_CARD.md").read_text()
-    for words in ("held-out", "ECE", "precision", "| model |", "| intent |", meta["version"]):
+    words_in_card = ("held-out", "ECE", "precision", "| model |", "| intent |", "95%")
+    for words in (*words_in_card, meta["version"]):
         assert words in card
     assert meta["libraries"]["scikit-learn"] and len(meta["heads"]["harm"]["data_hash"]) == 64
 
@@ -130,3 +137,25 @@ def test_metadata_is_json_with_file_hashes(trained):
     meta = json.loads((trained.path / "metadata.json").read_text())
     assert "model.skops" in meta["files"] and meta["format"] == "evalkit-classifier/1"
     assert any(name.startswith("encoder/") for name in meta["files"])
+
+
+def test_scarce_positives_are_evaluated_by_grouped_cross_validation():
+    """A few dozen positives: a single held-out split would score a handful, so every label is
+    scored once out of fold, whole groups on one side; plenty of positives: one split."""
+    from evalkit.learn.data import Example, LabelledSet
+    from evalkit.learn.train import evaluation_folds
+
+    n = 400
+    y = np.zeros(n, dtype=np.int64)
+    y[::10] = 1  # 40 positives: 10 expected in a 25% split, under the default minimum of 30
+    groups = np.array([f"g{i // 2}" for i in range(n)], dtype=object)
+    data = LabelledSet("harm", [Example(response=f"r{i}") for i in range(n)], y, groups)
+    method, folds = evaluation_folds(data, TrainOptions())
+    assert method == "cross-validation" and len(folds) == 4
+    scored = np.concatenate([test for _, test in folds])
+    assert sorted(scored.tolist()) == list(range(n))
+    for train, test in folds:
+        assert not set(groups[train]) & set(groups[test])
+        assert y[test].sum() > 0
+    method, folds = evaluation_folds(data, TrainOptions(min_test_positives=5))
+    assert method == "held-out" and len(folds) == 1
