@@ -35,6 +35,7 @@ _BLUNT = re.compile(
 _YOU = re.compile(r"\b(you|your|you're|yourself)\b", re.I)
 _CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")
 _DIGITS = re.compile(r"\d")
+_NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
 _UPPER = re.compile(r"[A-Z]")
 _LETTER = re.compile(r"[^\W\d_]")
 
@@ -61,7 +62,11 @@ SIGNAL_NAMES = (
     "has_context",
     "confidence",
     "has_confidence",
+    "unsupported_numbers",
+    "unsupported_names",
 )
+#: The columns of an artifact fitted before ``CheapSignals`` recorded its names (``names_``).
+LEGACY_SIGNAL_NAMES = SIGNAL_NAMES[:21]
 
 
 def _words(text: str) -> list[str]:
@@ -74,6 +79,19 @@ def _overlap(response_words: list[str], other: str | None) -> float:
         return 0.0
     mine = set(response_words)
     return len(mine & set(_words(other))) / len(mine)
+
+
+def _unsupported(pattern: re.Pattern[str], response: str, example: Example) -> float:
+    """log1p of how many distinct specifics (numbers, mid-sentence names) the response states
+    that neither its context nor its prompt contains: the way a grounded answer goes wrong
+    (a refund window of 60 days against a policy of 30, another city than the order's).
+    0 without a context to check against: an open question's answer names things freely."""
+    if not example.context:
+        return 0.0
+    given = {m.lower() for m in pattern.findall(example.context)}
+    given |= {m.lower() for m in pattern.findall(example.prompt)}
+    stated = {m.lower() for m in pattern.findall(response)}
+    return math.log1p(len(stated - given))
 
 
 def signals_of(example: Example) -> list[float]:
@@ -105,6 +123,8 @@ def signals_of(example: Example) -> list[float]:
         float(bool(example.context)),
         0.0 if confidence is None else float(confidence),
         float(confidence is not None),
+        _unsupported(_NUMBER, text, example),
+        _unsupported(_CAPITALISED, text, example),
     ]
 
 
@@ -116,7 +136,10 @@ class CheapSignals(TransformerMixin, BaseEstimator):
     """
 
     def fit(self, X: Sequence[Example], y: object = None) -> CheapSignals:
-        raw = np.array([signals_of(ex) for ex in X], dtype=np.float64)
+        self.names_ = tuple(SIGNAL_NAMES)
+        raw = np.array([signals_of(ex) for ex in X], dtype=np.float64).reshape(
+            -1, len(SIGNAL_NAMES)
+        )
         self.clip_ = np.percentile(raw, 99, axis=0) if len(raw) else np.ones(raw.shape[1])
         clipped = np.minimum(raw, self.clip_)
         self.mean_ = clipped.mean(axis=0)
@@ -129,7 +152,14 @@ class CheapSignals(TransformerMixin, BaseEstimator):
         raw = np.array([signals_of(ex) for ex in X], dtype=np.float64).reshape(
             -1, len(SIGNAL_NAMES)
         )
-        return (np.minimum(raw, self.clip_) - self.mean_) / self.scale_
+        known = raw[:, self._columns()]
+        return (np.minimum(known, self.clip_) - self.mean_) / self.scale_
+
+    def _columns(self) -> list[int]:
+        """Where the columns this transformer was fitted on sit among today's signals: an
+        artifact trained before a signal was added keeps scoring on the ones it knows."""
+        names = getattr(self, "names_", LEGACY_SIGNAL_NAMES)
+        return [SIGNAL_NAMES.index(name) for name in names]
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
-        return np.array(SIGNAL_NAMES, dtype=object)
+        return np.array(getattr(self, "names_", LEGACY_SIGNAL_NAMES), dtype=object)
