@@ -60,6 +60,14 @@ def test_the_whole_loop_leaves_every_stage_in_the_store(tmp_path):
         ).all()
         verdicts = conn.execute(text("SELECT candidate, passed FROM gate_runs ORDER BY id")).all()
         reviewers = {r[0] for r in conn.execute(text("SELECT username FROM reviewers"))}
+        targeted = dict(
+            conn.execute(
+                text(
+                    "SELECT strategy, COUNT(*) FROM review_items WHERE status = 'pending' "
+                    "AND strategy IN ('risk', 'uncertainty', 'suspect') GROUP BY strategy"
+                )
+            ).all()
+        )
     engine.dispose()
     assert reviewed >= 200
     assert len(active) == 1 and Path(active[0][0]).is_dir()
@@ -68,6 +76,10 @@ def test_the_whole_loop_leaves_every_stage_in_the_store(tmp_path):
         ("candidate-regressed", False),
     }
     assert {"demo-admin", "demo-adjudicator", "demo-reviewer-1", "demo-reviewer-2"} <= reviewers
+    # The classifier chose what people review next: risk-first, uncertainty, suspect labels.
+    assert targeted.get("risk") == 15 and targeted.get("uncertainty") == 10, targeted
+    assert targeted.get("suspect", 0) > 0, targeted
+    assert "Risk sampling queued 15 responses" in out
     report = data_dir / "demo" / "report.html"
     assert report.exists() and "<svg" in report.read_text(encoding="utf-8")
 

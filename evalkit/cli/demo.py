@@ -81,7 +81,7 @@ def demo(
     if last >= STAGES.index("review"):
         _review(db, seed=seed, truth=truth)
     if last >= STAGES.index("learn"):
-        _learn(db, seed=seed)
+        _learn(db, seed=seed, run_ids=frozenset(truth))
     if last >= STAGES.index("gate"):
         _gate(db)
     if last >= STAGES.index("watch"):
@@ -156,14 +156,40 @@ def _review(db: Database, *, seed: int, truth: dict[str, dict[str, Any]]) -> Non
     )
 
 
-def _learn(db: Database, *, seed: int) -> None:
-    """Train the risk classifier on the final labels and make it the active one."""
+def _learn(db: Database, *, seed: int, run_ids: frozenset[str]) -> None:
+    """Train the risk classifier on the final labels and make it the active one; then the
+    classifier chooses what people review next: risk-first and uncertainty samples of this
+    run's traffic join the demo queue, beside the suspect labels learn sent back."""
     from evalkit.learn.pipeline import train_demo_classifier
+    from evalkit.sample.run import SampleRequest
+    from evalkit.sample.run import sample as run_sample
+    from evalkit.sample.scoring import score_responses
 
     _stage("Learn: a calibrated risk classifier from the labels")
-    train_demo_classifier(
+    outcome = train_demo_classifier(
         db, state.settings, seed=seed, log=lambda line: console.print(line, markup=False)
     )
+    if outcome is None or "hallucination" not in outcome.result.metadata["heads"]:
+        return
+    console.print(
+        f"{outcome.suspects_queued} suspect labels (confident learning) sent back for review"
+    )
+    queue = f"demo-s{seed}"
+    scores, threshold = score_responses(db, sorted(run_ids), "hallucination")
+    for strategy, n in (("risk", 15), ("uncertainty", 10)):
+        request = SampleRequest(
+            strategy, n, queue=queue, seed=seed, threshold=threshold, among=run_ids
+        )
+        report = run_sample(db, request, scores=scores)
+        what = (
+            "the riskiest by the hallucination head"
+            if strategy == "risk"
+            else f"nearest its decision threshold ({threshold:.3f})"
+        )
+        console.print(
+            f"{strategy.capitalize()} sampling queued {report.added} responses into "
+            f"{queue!r}: {what}"
+        )
 
 
 def _watch(db: Database) -> None:
