@@ -44,10 +44,18 @@ from typing import Any
 import httpx
 
 HERE = Path(__file__).resolve().parent
-_spec = importlib.util.spec_from_file_location("ingest_bench", HERE / "ingest.py")
-assert _spec is not None and _spec.loader is not None
-file_bench = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(file_bench)
+
+
+def _load_sibling(name: str, filename: str) -> Any:
+    spec = importlib.util.spec_from_file_location(name, HERE / filename)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+file_bench = _load_sibling("ingest_bench", "ingest.py")
+loadgen = _load_sibling("loadgen", "loadgen.py")
 
 SEED = 20_261_202
 TOKEN = "bench-token"
@@ -143,35 +151,20 @@ def start_server(url: str, work: Path) -> tuple[subprocess.Popen[bytes], str]:
 async def _client(
     base: str, requests: list[bytes], latencies: list[float], statuses: list[int]
 ) -> None:
-    """One keep-alive client speaking HTTP/1.1 over a plain socket: the requests are built
-    before the clock starts, so the client's own CPU (on the same two cores as the server and
-    PostgreSQL) is a few percent of the server's; an httpx client took a quarter of it."""
-    host, port = base.removeprefix("http://").split(":")
-    reader, writer = await asyncio.open_connection(host, int(port))
+    """One keep-alive client sending its prepared requests one after another
+    (``benchmarks/loadgen.py``: a few percent of the server's CPU, where httpx took a quarter)."""
+    connection = await loadgen.Connection.open(base)
     try:
         for request in requests:
-            began = time.perf_counter()
-            writer.write(request)
-            status = await reader.readline()
-            length = 0
-            while (line := await reader.readline()) not in (b"\r\n", b""):
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value)
-            await reader.readexactly(length)
-            latencies.append(time.perf_counter() - began)
-            statuses.append(int(status.split()[1]))
+            latency, status = await connection.exchange(request)
+            latencies.append(latency)
+            statuses.append(status)
     finally:
-        writer.close()
+        connection.close()
 
 
 def _request(base: str, body: bytes) -> bytes:
-    host = base.removeprefix("http://")
-    head = (
-        f"POST /v1/responses HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {TOKEN}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-    )
-    return head.encode() + body
+    return loadgen.request_bytes(base, "/v1/responses", body, token=TOKEN)
 
 
 async def _load(base: str, per_client: list[list[bytes]]) -> tuple[float, list[float], list[int]]:
@@ -180,20 +173,6 @@ async def _load(base: str, per_client: list[list[bytes]]) -> tuple[float, list[f
     began = time.perf_counter()
     await asyncio.gather(*(_client(base, bodies, latencies, statuses) for bodies in per_client))
     return time.perf_counter() - began, latencies, statuses
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds so far of process ``pid`` and its children (the workers of
-    ``evalkit serve --workers N``), from Linux ``/proc``."""
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if stat.parent.name == str(pid) or fields[1] == str(pid):
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
 
 
 def _postgres_cpu_seconds() -> float | None:
@@ -213,11 +192,6 @@ def _postgres_cpu_seconds() -> float | None:
     return total if seen else None
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def measure_http(url: str, records: list[dict[str, Any]], args: argparse.Namespace, work: Path):
     batches = [records[i : i + args.batch] for i in range(0, len(records), args.batch)]
     bodies = [json.dumps({"records": batch}).encode() for batch in batches]
@@ -229,11 +203,11 @@ def measure_http(url: str, records: list[dict[str, Any]], args: argparse.Namespa
         # One warm-up request per client opens a connection and the server's pool.
         warm = [[_request(base, b'{"records": []}')] for _ in range(args.clients)]
         asyncio.run(_load(base, warm))
-        cpu_before, pg_before = _cpu_seconds(server.pid), _postgres_cpu_seconds()
+        cpu_before, pg_before = loadgen.cpu_seconds(server.pid), _postgres_cpu_seconds()
         client_before = time.process_time()
         wall, latencies, statuses = asyncio.run(_load(base, per_client))
         client_cpu = time.process_time() - client_before
-        server_cpu = _cpu_seconds(server.pid) - cpu_before
+        server_cpu = loadgen.cpu_seconds(server.pid) - cpu_before
         pg_after = _postgres_cpu_seconds()
     finally:
         server.terminate()
@@ -251,9 +225,9 @@ def measure_http(url: str, records: list[dict[str, Any]], args: argparse.Namespa
             else {}
         ),
         "requests": len(latencies),
-        "p50_ms": round(_percentile(latencies, 0.50) * 1000, 1),
-        "p90_ms": round(_percentile(latencies, 0.90) * 1000, 1),
-        "p99_ms": round(_percentile(latencies, 0.99) * 1000, 1),
+        "p50_ms": round(loadgen.percentile(latencies, 0.50) * 1000, 1),
+        "p90_ms": round(loadgen.percentile(latencies, 0.90) * 1000, 1),
+        "p99_ms": round(loadgen.percentile(latencies, 0.99) * 1000, 1),
         "max_ms": round(max(latencies) * 1000, 1),
     }
 
