@@ -84,7 +84,7 @@ def test_keyboard_only_labelling_in_chromium(serve_app, page, tmp_path: Path):
     page.get_by_label("Username").wait_for()
     page.screenshot(path=str(shots / "1-login.png"))
     _login(page, app, "ann")
-    page.get_by_role("heading", name="Label").wait_for()
+    page.get_by_role("heading", name="Label", exact=True).wait_for()
     page.get_by_text("SLA: due in").wait_for()
     # the sidebar lists the pages a reviewer may open, and only those
     sidebar = page.get_by_test_id("stSidebar")
@@ -134,10 +134,10 @@ def test_keyboard_only_labelling_in_chromium(serve_app, page, tmp_path: Path):
         other = admin.new_page()
         other.set_default_timeout(30_000)
         _login(other, app, "root")
-        other.get_by_role("heading", name="Queue").wait_for()
+        other.get_by_role("heading", name="Queue", exact=True).wait_for()
         other.screenshot(path=str(shots / "5-admin-queue.png"), full_page=True)
         other.get_by_role("link", name="Reviewers").click()
-        other.get_by_role("heading", name="Reviewers").wait_for()
+        other.get_by_role("heading", name="Reviewers", exact=True).wait_for()
         row = other.get_by_role("row").filter(has_text="ann").first
         row.wait_for()
         other.screenshot(path=str(shots / "6-admin-reviewers.png"), full_page=True)

@@ -40,9 +40,9 @@ def test_red_light_to_examples_in_two_clicks(demo, serve_app, page, tmp_path):
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)
     page.keyboard.press("Enter")
-    page.get_by_role("heading", name="Queue").wait_for()  # where an admin lands
+    page.get_by_role("heading", name="Queue", exact=True).wait_for()  # where an admin lands
     page.get_by_role("link", name="Quality").click()
-    page.get_by_role("heading", name="Quality index").wait_for(timeout=120_000)
+    page.get_by_role("heading", name="Quality index", exact=True).wait_for(timeout=120_000)
     page.screenshot(path=str(shots / "1-index.png"), full_page=True)
     # click 1: the red light
     red = page.get_by_role("button", name=re.compile("hallucination-by-version.*swift-mini-0.9.5"))
