@@ -37,6 +37,17 @@ def _ci(held: dict[str, Any], metric: str) -> str:
     return f" [{_fmt(interval[0])}, {_fmt(interval[1])}]" if interval else ""
 
 
+def _block(meta: dict[str, Any], evaluated: dict[str, Any]) -> str:
+    """The shipped block threshold and what blocking did out of sample; a head whose target
+    precision is out of reach never blocks, whatever the evaluation's folds managed."""
+    if meta["thresholds"]["block"] is None:
+        return "never blocks (target precision out of reach)"
+    return (
+        f"block ≥ {_fmt(meta['thresholds']['block'])} (precision "
+        f"{_fmt(evaluated['precision'])}, recall {_fmt(evaluated['recall'])})"
+    )
+
+
 def summary_lines(metadata: dict[str, Any]) -> list[str]:
     """One line per head (and per skipped head): what the CLI and the demo print."""
     lines = []
@@ -47,8 +58,7 @@ def summary_lines(metadata: dict[str, Any]) -> list[str]:
             f"{head}: {meta['counts']['labelled']} labels ({meta['counts']['positive']} positive)"
             f" · {_evaluated(held)} AP {_fmt(held['ap'])}{_ci(held, 'ap')}, "
             f"ROC-AUC {_fmt(held['roc_auc'])}{_ci(held, 'roc_auc')}, "
-            f"ECE {_fmt(held['ece'])} · block ≥ {_fmt(meta['thresholds']['block'])} "
-            f"(precision {_fmt(block['precision'])}, recall {_fmt(block['recall'])}), "
+            f"ECE {_fmt(held['ece'])} · {_block(meta, block)}, "
             f"review ≥ {_fmt(meta['thresholds']['review'])}"
         )
     for head, reason in metadata.get("skipped", {}).items():

@@ -121,11 +121,18 @@ def evaluation_folds(
         return "held-out", [split_holdout(data, options.test_size, rng)]
     from sklearn.model_selection import StratifiedGroupKFold
 
-    n_folds = max(2, min(round(1 / options.test_size), int(data.y.sum())))
     groups = data.groups if data.groups is not None else np.arange(len(data)).astype(str)
-    splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=options.seed)
-    folds = list(splitter.split(np.zeros(len(data)), data.y, groups))
-    return "cross-validation", folds
+    n_folds = min(round(1 / options.test_size), int(data.y.sum()), len(set(groups.tolist())))
+    if n_folds >= 2:
+        splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=options.seed)
+        folds = list(splitter.split(np.zeros(len(data)), data.y, groups))
+        # every fold's model must see both classes (positives packed in a few groups may not)
+        if all(0 < data.y[train].sum() < len(train) for train, _ in folds):
+            return "cross-validation", folds
+    raise UsageError(
+        f"head {data.head}: cannot split the labels into folds whose training side holds "
+        "positives and negatives (too few groups); label more responses"
+    )
 
 
 def evaluate_head(data: LabelledSet, options: TrainOptions, encoder_dir: Path) -> dict[str, Any]:

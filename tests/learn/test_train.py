@@ -159,3 +159,7 @@ def test_scarce_positives_are_evaluated_by_grouped_cross_validation():
         assert y[test].sum() > 0
     method, folds = evaluation_folds(data, TrainOptions(min_test_positives=5))
     assert method == "held-out" and len(folds) == 1
+    # Every positive in one group: no fold can train on positives and test on others.
+    packed = LabelledSet("harm", data.examples, y, np.where(y == 1, "same", groups))
+    with pytest.raises(UsageError, match="cannot split the labels into folds"):
+        evaluation_folds(packed, TrainOptions())
