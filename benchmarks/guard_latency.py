@@ -1,7 +1,8 @@
 """Guard latency: how long ``Guard.load`` takes, ``check()`` p50/p99 on real responses of up to
 150 words, batch throughput, and HTTP latency at 50 concurrent clients over a range of offered
 loads, each beside sentence-transformers MiniLM encode + logistic regression measured in the same
-run. Prints JSON.
+run. Prints JSON. The server runs ``--workers`` processes (default one per core, as a busy
+deployment would: each process scores on about one core); ``--workers 1`` measures one.
 
     .venv/bin/python benchmarks/guard_latency.py                       # ~3-6 min on 2 busy cores
     .venv/bin/python benchmarks/guard_latency.py --classifier classifiers/rc-... --skip-http
@@ -212,7 +213,12 @@ def _run(server_pid: int, base: str, requests: list[list[bytes]], rate: float | 
 
 
 def over_http(
-    artifact: Path, texts: list[Example], clients: int, per_client: int, rates: list[float]
+    artifact: Path,
+    texts: list[Example],
+    clients: int,
+    per_client: int,
+    rates: list[float],
+    workers: int = 1,
 ) -> dict:
     """A real `evalkit serve` on loopback with the artifact active; ``clients`` concurrent
     keep-alive clients, paced at each of ``rates`` requests/s in turn, then back to back
@@ -248,7 +254,10 @@ def over_http(
         "EVALKIT_API_TOKEN": TOKEN,
         "EVALKIT_DATA_DIR": str(work),
     }
-    command = [str(Path(sys.executable).parent / "evalkit"), "serve", "--port", str(port)]
+    command = [
+        str(Path(sys.executable).parent / "evalkit"),
+        *("serve", "--port", str(port), "--workers", str(workers)),
+    ]
     server = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -295,6 +304,7 @@ def over_http(
             within = run["rate_asked_per_s"]
         return {
             "clients": clients,
+            "server_workers": workers,
             "requests_per_client_per_run": per_client,
             "load_generator": "plain-socket HTTP/1.1 keep-alive clients (benchmarks/loadgen.py)",
             "paced": paced,
@@ -336,6 +346,12 @@ def main() -> int:
         nargs="+",
         default=[100.0, 200.0, 400.0, 600.0],
         help="paced HTTP: the offered loads (requests/s over all clients) to sweep",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="evalkit serve --workers for the HTTP runs (default: one per core)",
     )
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--cache-dir", type=Path, default=Path(".evalkit") / "cache")
@@ -399,7 +415,9 @@ def main() -> int:
         # Distinct texts for every HTTP run (warm-up of 4 per client included): see over_http.
         needed = args.clients * (4 + args.per_client * (len(rates) + 1))
         http_texts = texts_of_150_words(args.datasets, needed)
-        result["http"] = over_http(artifact, http_texts, args.clients, args.per_client, rates)
+        result["http"] = over_http(
+            artifact, http_texts, args.clients, args.per_client, rates, args.workers
+        )
     result["load_average_1min"]["end"] = round(os.getloadavg()[0], 2)
     g = result["guard"]
     result["targets_met"] = {

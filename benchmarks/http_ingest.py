@@ -9,7 +9,8 @@ Per store, against fresh stores:
 
 * ``file``: ``Ingestor.ingest_files`` on a JSONL file of ``clients * requests * batch`` records
   (the same generator as ``benchmarks/ingest.py``): the in-run baseline.
-* ``http``: a real ``evalkit serve`` (uvicorn, one process, as deployed) and ``--clients``
+* ``http``: a real ``evalkit serve --workers N`` (uvicorn; N = ``--workers``, by default one
+  process per core, as file ingest prepares large inputs on every core) and ``--clients``
   concurrent keep-alive clients, each sending ``--requests`` POSTs of ``--batch`` other records
   of the same kind, one after another (a closed loop). The clients write prepared HTTP/1.1
   requests to plain sockets, so their own CPU is a few percent of the server's (an httpx client
@@ -117,7 +118,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(url: str, work: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(url: str, work: Path, workers: int = 1) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     env = {
         **os.environ,
@@ -128,7 +129,7 @@ def start_server(url: str, work: Path) -> tuple[subprocess.Popen[bytes], str]:
     evalkit = Path(sys.executable).parent / "evalkit"
     log_file = (work / f"serve-{port}.log").open("wb")
     proc = subprocess.Popen(
-        [str(evalkit), "serve", "--port", str(port)],
+        [str(evalkit), "serve", "--port", str(port), "--workers", str(workers)],
         env=env,
         stdout=log_file,
         stderr=subprocess.STDOUT,
@@ -195,7 +196,7 @@ def _postgres_cpu_seconds() -> float | None:
 def measure_http(url: str, records: list[dict[str, Any]], args: argparse.Namespace, work: Path):
     batches = [records[i : i + args.batch] for i in range(0, len(records), args.batch)]
     bodies = [json.dumps({"records": batch}).encode() for batch in batches]
-    server, base = start_server(url, work)
+    server, base = start_server(url, work, args.workers)
     per_client = [
         [_request(base, body) for body in bodies[c :: args.clients]] for c in range(args.clients)
     ]
@@ -214,6 +215,7 @@ def measure_http(url: str, records: list[dict[str, Any]], args: argparse.Namespa
         server.wait(timeout=30)
     assert set(statuses) == {201}, sorted(set(statuses))
     return {
+        "server_workers": args.workers,
         "records_per_s": round(len(records) / wall),
         "seconds": round(wall, 3),
         "server_cpu_seconds": round(server_cpu, 3),
@@ -262,6 +264,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--requests", type=int, default=10, help="POSTs per client")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="evalkit serve --workers (default: one per core, as file ingest uses the cores)",
+    )
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--postgres-url", default=file_bench.DEFAULT_PG_URL)

@@ -7,6 +7,7 @@ once: a usage error is 400, an unreachable store 503.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -44,6 +45,7 @@ def create_app(settings: Settings, *, require_auth: bool = True) -> FastAPI:
         yield
         check.close_guard(_app)
         db.dispose()
+        metrics.process_exited()
 
     app = FastAPI(title="evalkit", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
@@ -62,8 +64,23 @@ def create_app(settings: Settings, *, require_auth: bool = True) -> FastAPI:
     # watch's quality index (the last `evalkit watch` run, open alerts) on the same registry
     from evalkit.watch.metrics import QualityIndexCollector
 
-    metrics.metrics_registry(app).register(QualityIndexCollector(db, settings))
+    metrics.add_collector(app, QualityIndexCollector(db, settings))
     return app
+
+
+#: Set by ``evalkit serve --workers N --no-auth`` for its worker processes.
+NO_AUTH_ENV = "EVALKIT_SERVE_NO_AUTH"
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one worker process of ``evalkit serve --workers N`` (uvicorn's factory).
+
+    Workers are started afresh (spawned), so they read their settings where the parent did:
+    the environment and ``.env``, into which ``serve`` put its command-line overrides.
+    """
+    from evalkit.settings import load_settings
+
+    return create_app(load_settings(), require_auth=os.environ.get(NO_AUTH_ENV) != "1")
 
 
 _STATUS: tuple[tuple[type[EvalkitError], int], ...] = (

@@ -3,10 +3,23 @@
 The command only checks that requests will be authenticated and hands over to ``evalkit.api``;
 uvicorn and FastAPI are imported when it runs, not when the CLI loads, so ``evalkit --help``
 stays fast.
+
+One process serves everything by default. Ingest and scoring are CPU-bound Python, so one
+process uses about one core however many requests arrive; ``--workers N`` runs N processes on
+the same port (uvicorn's supervisor), each with its own store connections and its own copy of
+the classifier. The parent checks the settings, opens (and migrates) the store and builds the
+app once before any worker starts, so a bad URL or a broken artifact fails here, with its
+message, rather than in N workers that uvicorn restarts in a loop. Metrics are then summed
+over the workers (``evalkit.api.metrics``).
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -22,6 +35,15 @@ def serve(
     no_auth: Annotated[
         bool, typer.Option("--no-auth", help="Accept requests without a token (local use only).")
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Server processes; about one core each (ingest and scoring are CPU-bound). "
+            "Use the number of cores on a busy host.",
+        ),
+    ] = 1,
 ) -> None:
     """Run the HTTP API (POST /v1/responses, POST /v1/feedback, ...)."""
     import uvicorn
@@ -32,4 +54,54 @@ def serve(
         raise UsageError(
             "set EVALKIT_API_TOKEN (clients send it as a bearer token) or pass --no-auth"
         )
-    uvicorn.run(create_app(state.settings, require_auth=not no_auth), host=host, port=port)
+    if workers == 1:
+        uvicorn.run(create_app(state.settings, require_auth=not no_auth), host=host, port=port)
+        return
+    with _worker_environment(no_auth=no_auth):
+        # Built once here only to fail early and to migrate the store before any worker opens it.
+        _close(create_app(state.settings, require_auth=not no_auth))
+        uvicorn.run(
+            "evalkit.api.app:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+        )
+
+
+@contextmanager
+def _worker_environment(*, no_auth: bool) -> Iterator[None]:
+    """The environment the spawned workers read their settings from, and the directory their
+    metric files share; both undone when the server stops."""
+    from evalkit.api.app import NO_AUTH_ENV
+    from evalkit.api.metrics import MULTIPROC_ENV
+
+    settings = state.settings
+    values = {
+        # the command-line overrides (--database-url, --data-dir) travel as variables
+        "EVALKIT_DATABASE_URL": settings.resolved_database_url,
+        "EVALKIT_DATA_DIR": str(settings.data_dir.resolve()),
+        NO_AUTH_ENV: "1" if no_auth else "0",
+    }
+    metrics_dir = None
+    if not os.environ.get(MULTIPROC_ENV):
+        metrics_dir = values[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="evalkit-metrics-")
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _close(app: object) -> None:
+    from evalkit.api import check
+
+    check.close_guard(app)  # type: ignore[arg-type]
+    app.state.db.dispose()  # type: ignore[attr-defined]
