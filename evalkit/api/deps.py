@@ -1,4 +1,8 @@
-"""Per-request access to what ``create_app`` set up once: the settings and the open store."""
+"""Per-request access to what ``create_app`` set up once: the settings and the open store.
+
+Both are ``async`` only so that FastAPI calls them on the event loop: a plain ``def``
+dependency runs in the thread pool, one thread hop per dependency per request.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,9 @@ from evalkit.settings import Settings
 from evalkit.store.database import Database
 
 
-def get_db(request: Request) -> Database:
+async def get_db(request: Request) -> Database:
     return request.app.state.db
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
