@@ -68,6 +68,21 @@ def test_targeted_designs_rank_by_score():
     assert [s.response_id for s in strategies.uncertainty(scores, 2, 0.5)] == ["d", "c"]
 
 
+def test_queue_uncertainty_ranks_as_the_benchmarked_order():
+    """``benchmarks/active_learning.py`` measures ``learn.uncertainty_order``; the review queue's
+    design must pick the same responses, or the benchmark's figures describe another product."""
+    from evalkit.learn import uncertainty_order
+
+    rng = np.random.default_rng(3)
+    values = rng.random(200)
+    ids = [f"r{i:03d}" for i in range(200)]
+    scores = dict(zip(ids, values.tolist(), strict=True))
+    for threshold in (0.5, 0.3):
+        queued = [s.response_id for s in strategies.uncertainty(scores, 25, threshold)]
+        benchmarked = [ids[i] for i in uncertainty_order(values, threshold=threshold)[:25]]
+        assert queued == benchmarked
+
+
 def test_hajek_estimate_from_a_stratified_sample_is_unbiased():
     """Disproportionate allocation (equal) over strata with very different rates: the naive
     sample mean is biased, the Hájek estimate Σ y/π / Σ 1/π is not (within tolerance)."""
