@@ -9,8 +9,9 @@ Per store, against fresh stores:
 
 * ``file``: ``Ingestor.ingest_files`` on a JSONL file of ``clients * requests * batch`` records
   (the same generator as ``benchmarks/ingest.py``): the in-run baseline.
-* ``http``: a real ``evalkit serve --workers N`` (uvicorn; N = ``--workers``, by default one
-  process per core, as file ingest prepares large inputs on every core) and ``--clients``
+* ``http``: a real ``evalkit serve`` (uvicorn, one process by default, ``--workers N`` for
+  more; it prepares batches of 50 or more records in its pool of one process per core, as file
+  ingest prepares large inputs on every core) and ``--clients``
   concurrent keep-alive clients, each sending ``--requests`` POSTs of ``--batch`` other records
   of the same kind, one after another (a closed loop). The clients write prepared HTTP/1.1
   requests to plain sockets, so their own CPU is a few percent of the server's (an httpx client
@@ -267,8 +268,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--workers",
         type=int,
-        default=os.cpu_count() or 1,
-        help="evalkit serve --workers (default: one per core, as file ingest uses the cores)",
+        default=1,
+        help="evalkit serve --workers (server processes; each has its own preparing pool)",
     )
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--skip-sqlite", action="store_true")

@@ -68,16 +68,25 @@ class Connection:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds so far of process ``pid`` and its children (the workers of
-    ``evalkit serve --workers N``), from Linux ``/proc``."""
-    total = 0.0
+    """User + system CPU seconds so far of process ``pid`` and its live descendants (the workers
+    of ``evalkit serve --workers N`` and their preparing processes), from Linux ``/proc``."""
+    parent: dict[int, int] = {}
+    cpu: dict[int, float] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if stat.parent.name == str(pid) or fields[1] == str(pid):
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        child = int(stat.parent.name)
+        parent[child] = int(fields[1])
+        cpu[child] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for proc, seconds in cpu.items():
+        ancestor = proc
+        while ancestor not in (pid, 0, 1) and ancestor in parent:
+            ancestor = parent[ancestor]
+        if ancestor == pid:
+            total += seconds
     return total
 
 

@@ -66,7 +66,8 @@ class Settings(BaseSettings):
         ge=0,
         le=64,
         description="Processes preparing records on ingest; 0: one per core (at most 4) for "
-        "inputs of 16 MB or more, else none; 1: always in the ingesting process.",
+        "inputs of 16 MB or more, else none, and for the HTTP API's batches of 50 or more "
+        "records (started on the first); 1: always in the ingesting process.",
     )
     redact_enabled: bool = Field(
         default=True, description="Redact PII from text fields before anything is stored."

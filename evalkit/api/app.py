@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 
 from evalkit import __version__
 from evalkit.api import check, feedback, health, metrics, queue, responses
+from evalkit.capture.parallel import SharedPool
 from evalkit.errors import EvalkitError, NotFoundError, StoreError, UsageError
 from evalkit.settings import Settings
 from evalkit.store.database import Database
@@ -44,12 +45,15 @@ def create_app(settings: Settings, *, require_auth: bool = True) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         check.close_guard(_app)
+        if _app.state.prepare_pool is not None:
+            _app.state.prepare_pool.close()
         db.dispose()
         metrics.process_exited()
 
     app = FastAPI(title="evalkit", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.db = db
+    app.state.prepare_pool = prepare_pool(settings)
     app.state.api_token = token.encode("utf-8") if require_auth else None
     app.add_exception_handler(EvalkitError, _domain_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _bad_parameter)  # type: ignore[arg-type]
@@ -68,6 +72,13 @@ def create_app(settings: Settings, *, require_auth: bool = True) -> FastAPI:
     return app
 
 
+def prepare_pool(settings: Settings) -> SharedPool | None:
+    """Processes preparing large ingest batches (``EVALKIT_INGEST_WORKERS``: 0, one per core
+    and at most 4; 1, none). Started by the first batch that needs them."""
+    workers = settings.ingest_workers or min(os.cpu_count() or 1, 4)
+    return SharedPool(workers) if workers > 1 else None
+
+
 #: Set by ``evalkit serve --workers N --no-auth`` for its worker processes.
 NO_AUTH_ENV = "EVALKIT_SERVE_NO_AUTH"
 
@@ -80,7 +91,15 @@ def app_from_environment() -> FastAPI:
     """
     from evalkit.settings import load_settings
 
-    return create_app(load_settings(), require_auth=os.environ.get(NO_AUTH_ENV) != "1")
+    return serving(create_app(load_settings(), require_auth=os.environ.get(NO_AUTH_ENV) != "1"))
+
+
+def serving(app: FastAPI) -> FastAPI:
+    """``app``, about to be served: its ingest processes launched now rather than on first use
+    (an app made for a test or a one-off call does not start them unless it needs them)."""
+    if app.state.prepare_pool is not None:
+        app.state.prepare_pool.start()
+    return app
 
 
 _STATUS: tuple[tuple[type[EvalkitError], int], ...] = (

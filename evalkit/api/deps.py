@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from evalkit.capture.parallel import SharedPool
 from evalkit.settings import Settings
 from evalkit.store.database import Database
 
@@ -18,3 +19,8 @@ async def get_db(request: Request) -> Database:
 
 async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
+
+
+async def get_prepare_pool(request: Request) -> SharedPool | None:
+    """The processes preparing large ingest batches (None: prepared in the request's thread)."""
+    return request.app.state.prepare_pool

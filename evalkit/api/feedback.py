@@ -9,8 +9,9 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from evalkit.api.auth import require_token
 from evalkit.api.body import records_body
 from evalkit.api.body_doc import ingest_answers_doc, request_body_doc
-from evalkit.api.deps import get_db, get_settings
+from evalkit.api.deps import get_db, get_prepare_pool, get_settings
 from evalkit.api.schemas import IngestResult, ingest_request
+from evalkit.capture.parallel import SharedPool
 from evalkit.capture.validate import FeedbackInput
 from evalkit.settings import Settings
 from evalkit.store.database import Database
@@ -43,6 +44,7 @@ def post_feedback(
     records: Annotated[list[Any], Depends(records_body)],
     db: Annotated[Database, Depends(get_db)],
     settings: Annotated[Settings, Depends(get_settings)],
+    shared: Annotated[SharedPool | None, Depends(get_prepare_pool)],
     strict: Annotated[bool, STRICT] = False,
 ) -> IngestResult:
     """Store one feedback event or a batch of up to 1000, each about a stored response.
@@ -52,4 +54,6 @@ def post_feedback(
     others are stored; re-sending stored events is harmless. `?strict=true` stores nothing if
     any event is rejected. Corrections and comments are PII-redacted before storing.
     """
-    return ingest_request(db, settings, records, "feedback", strict=strict, response=response)
+    return ingest_request(
+        db, settings, records, "feedback", strict=strict, response=response, shared=shared
+    )

@@ -11,8 +11,9 @@ from pydantic import BaseModel
 from evalkit.api.auth import require_token
 from evalkit.api.body import records_body
 from evalkit.api.body_doc import ingest_answers_doc, request_body_doc
-from evalkit.api.deps import get_db, get_settings
+from evalkit.api.deps import get_db, get_prepare_pool, get_settings
 from evalkit.api.schemas import IngestResult, Problem, ResponseOut, ingest_request
+from evalkit.capture.parallel import SharedPool
 from evalkit.capture.validate import ResponseInput
 from evalkit.settings import Settings
 from evalkit.store.database import Database
@@ -53,6 +54,7 @@ def post_responses(
     records: Annotated[list[Any], Depends(records_body)],
     db: Annotated[Database, Depends(get_db)],
     settings: Annotated[Settings, Depends(get_settings)],
+    shared: Annotated[SharedPool | None, Depends(get_prepare_pool)],
     strict: Annotated[bool, STRICT] = False,
 ) -> IngestResult:
     """Validate, redact, de-duplicate and store one response or a batch of up to 1000.
@@ -66,7 +68,9 @@ def post_responses(
     Field names are those of the ingest files; unknown fields are kept in `metadata`. Answers
     201 when something was stored, 200 when everything was already there.
     """
-    return ingest_request(db, settings, records, "responses", strict=strict, response=response)
+    return ingest_request(
+        db, settings, records, "responses", strict=strict, response=response, shared=shared
+    )
 
 
 @router.get(

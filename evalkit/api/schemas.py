@@ -17,6 +17,7 @@ from fastapi import Response
 from pydantic import BaseModel, Field, create_model
 
 from evalkit.capture.ingest import IngestOptions, Ingestor
+from evalkit.capture.parallel import SharedPool
 from evalkit.capture.prepare import Kind
 from evalkit.records import IngestReport, RecordError, ResponseRecord
 from evalkit.settings import Settings
@@ -118,6 +119,11 @@ class FifoGate:
 _ingesting = FifoGate(INGEST_CONCURRENCY)
 
 
+#: Batches of at least this many records are prepared in the app's pool of processes
+#: (``SharedPool``); a smaller one costs less to prepare here than to send there and back.
+SHARED_FROM_RECORDS = 50
+
+
 def ingest_request(
     db: Database,
     settings: Settings,
@@ -126,12 +132,14 @@ def ingest_request(
     *,
     strict: bool,
     response: Response,
+    shared: SharedPool | None = None,
 ) -> IngestResult:
     """The one use case behind both POST routes: ingest the records, answer with the report."""
+    pool = shared if len(records) >= SHARED_FROM_RECORDS else None
     with _ingesting:
-        report = Ingestor(db, settings, IngestOptions(kind=kind, strict=strict)).ingest_records(
-            records, source="request"
-        )
+        report = Ingestor(
+            db, settings, IngestOptions(kind=kind, strict=strict), shared=pool
+        ).ingest_records(records, source="request")
     response.status_code = ingest_status(report)
     return IngestResult.from_report(report)
 

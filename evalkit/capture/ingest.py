@@ -24,7 +24,7 @@ from evalkit.capture.batch import (
     restore_counts,
     snapshot_counts,
 )
-from evalkit.capture.parallel import prepare_stream
+from evalkit.capture.parallel import SharedPool, prepare_stream
 from evalkit.capture.prepare import Kind, PrepareContext
 from evalkit.capture.readers import FileProblem, LineBlock, RawItem, Reader, detect_format
 from evalkit.capture.validate import Limits
@@ -85,6 +85,7 @@ class Ingestor:
         *,
         clock: Callable[[], datetime] = utcnow,
         stop: threading.Event | None = None,
+        shared: SharedPool | None = None,
     ) -> None:
         """``stop``, once set, ends the ingest between batches as an interrupt does (the CLI
         sets it on Ctrl-C and SIGTERM): the batches written so far stay, ``IngestInterrupted``
@@ -96,6 +97,8 @@ class Ingestor:
             raise UsageError("a labelled import needs a source name (--source NAME)")
         self.clock = clock
         self.stop = stop
+        #: prepare in this long-lived pool of processes (the HTTP API's), not in this one
+        self.shared = shared
         self.limits = Limits(max_field_chars=settings.max_field_chars)
 
     # -- entry points ------------------------------------------------------------------------
@@ -276,7 +279,7 @@ class Ingestor:
         pending = PendingBatch()
         batch_size = self.settings.batch_size
         stop = self.stop
-        for chunk in prepare_stream(items, ctx, workers=workers):
+        for chunk in prepare_stream(items, ctx, workers=workers, shared=self.shared):
             if stop is not None and stop.is_set():
                 raise KeyboardInterrupt  # asked to stop: here, between two writes
             report.read += chunk.read

@@ -4,11 +4,12 @@ Decoding, validation, hashing and redaction are pure Python and CPU-bound; the s
 writer at a time. So for large inputs the main process reads blocks of the input, hands them
 to a pool and writes the storage rows that come back, in input order, while the workers
 prepare the next blocks. Only a bounded number of payloads is in flight, so memory stays flat
-however large the file.
+however large the file. The HTTP API keeps one pool for all its requests (``SharedPool``).
 """
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import signal
 import sys
@@ -17,12 +18,14 @@ import types
 from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from evalkit.capture.prepare import Payload, PrepareContext, PreparedChunk, Preparer
 from evalkit.capture.readers import FileProblem, LineBlock, RawItem
+
+log = logging.getLogger("evalkit.capture")
 
 if TYPE_CHECKING:
     # Imported where a pool is made: importing concurrent.futures.process registers an exit
@@ -40,9 +43,13 @@ _preparer: Preparer | None = None
 
 
 def prepare_stream(
-    items: Iterable[Item], ctx: PrepareContext, *, workers: int
+    items: Iterable[Item], ctx: PrepareContext, *, workers: int, shared: SharedPool | None = None
 ) -> Iterator[PreparedChunk]:
-    """Prepared chunks in input order; file problems stay where they occurred."""
+    """Prepared chunks in input order; file problems stay where they occurred. ``shared``:
+    prepared in that long-lived pool (``workers`` is then not used)."""
+    if shared is not None:
+        yield from shared.stream(items, ctx)
+        return
     if workers <= 1:
         preparer = Preparer(ctx)
         for source, payload in payloads(items):
@@ -85,6 +92,11 @@ def payloads(items: Iterable[Item]) -> Iterator[tuple[str, Payload]]:
 
 @contextmanager
 def _pool(workers: int, ctx: PrepareContext) -> Iterator[ProcessPoolExecutor]:
+    with _new_pool(workers, _start, (ctx,)) as pool:
+        yield pool
+
+
+def _new_pool(workers: int, initializer: Any, initargs: tuple[Any, ...]) -> ProcessPoolExecutor:
     # spawn, not fork: a fork would copy the parent's open database connections and threads.
     # Spawned workers normally re-import the parent's __main__ script, which breaks (or re-runs)
     # a user's script without an `if __name__ == "__main__"` guard; the workers need nothing
@@ -95,7 +107,9 @@ def _pool(workers: int, ctx: PrepareContext) -> Iterator[ProcessPoolExecutor]:
     from concurrent.futures import ProcessPoolExecutor
 
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start, initargs=(ctx,))
+    pool = ProcessPoolExecutor(
+        workers, mp_context=context, initializer=initializer, initargs=initargs
+    )
     main = sys.modules.get("__main__")
     sys.modules["__main__"] = types.ModuleType("__main__")
     try:
@@ -105,8 +119,80 @@ def _pool(workers: int, ctx: PrepareContext) -> Iterator[ProcessPoolExecutor]:
     finally:
         if main is not None:
             sys.modules["__main__"] = main
-    with pool:
-        yield pool
+    return pool
+
+
+class SharedPool:
+    """Preparing processes kept for many small ingests: the HTTP API's batches.
+
+    One server process prepares a request's records (decode, validate, redact, hash: most of
+    its CPU) on one core at a time, whatever the number of cores, and spreading requests over
+    several server processes balances badly, because a client's keep-alive connection stays
+    with one process (measured with 20 clients and two uvicorn workers: 1.7 s of CPU in one,
+    0.3 s in the other). Here the server keeps reading, writing and answering, and hands each
+    large enough batch to these processes, so every core prepares whichever request comes next.
+    A pool per request would cost more to start than the request; this one starts on first
+    use and is told each task's context (``received_at`` differs per request).
+    """
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def stream(self, items: Iterable[Item], ctx: PrepareContext) -> Iterator[PreparedChunk]:
+        """Prepared chunks in input order, as ``prepare_stream``; in this process instead when
+        the pool broke (a worker was killed), after which a new pool is started."""
+        from concurrent.futures.process import BrokenProcessPool  # see TYPE_CHECKING above
+
+        work = list(payloads(items))
+        try:
+            pool = self._executor()
+            futures = [
+                pool.submit(_prepare_under, ctx, source, payload) for source, payload in work
+            ]
+        except BrokenProcessPool:
+            futures = None
+        if futures is not None:
+            try:
+                results = [_decode(future.result()) for future in futures]
+            except BrokenProcessPool:
+                results = None
+            finally:
+                for future in futures:
+                    future.cancel()
+            if results is not None:
+                yield from results
+                return
+        log.warning("the preparing processes stopped; preparing in the server until restarted")
+        self._discard()
+        preparer = Preparer(ctx)
+        for source, payload in work:
+            yield preparer(source, payload)
+
+    def start(self) -> None:
+        """Launch the processes now (they import in the background) rather than on first use,
+        so a server's first large requests do not wait for them."""
+        self._executor()
+
+    def _executor(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = _new_pool(self.workers, _start_shared, ())
+            return self._pool
+
+    def _discard(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        """Stop the processes (waiting for tasks in flight)."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 @contextmanager
@@ -133,9 +219,21 @@ def _start(ctx: PrepareContext) -> None:
     _preparer = Preparer(ctx)
 
 
+def _start_shared() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # see _sigint_ignored_by_new_processes
+
+
+def _prepare_under(ctx: PrepareContext, source: str, payload: Payload) -> bytes | PreparedChunk:
+    # A preparer costs microseconds to make (the redactor's patterns are compiled once).
+    return _encoded(Preparer(ctx)(source, payload))
+
+
 def _prepare(source: str, payload: Payload) -> bytes | PreparedChunk:
     assert _preparer is not None
-    chunk = _preparer(source, payload)
+    return _encoded(_preparer(source, payload))
+
+
+def _encoded(chunk: PreparedChunk) -> bytes | PreparedChunk:
     try:
         return _ENCODE(chunk)
     except (OverflowError, UnicodeEncodeError):

@@ -48,14 +48,15 @@ def serve(
     """Run the HTTP API (POST /v1/responses, POST /v1/feedback, ...)."""
     import uvicorn
 
-    from evalkit.api.app import create_app
+    from evalkit.api.app import create_app, serving
 
     if state.settings.api_token is None and not no_auth:
         raise UsageError(
             "set EVALKIT_API_TOKEN (clients send it as a bearer token) or pass --no-auth"
         )
     if workers == 1:
-        uvicorn.run(create_app(state.settings, require_auth=not no_auth), host=host, port=port)
+        app = serving(create_app(state.settings, require_auth=not no_auth))
+        uvicorn.run(app, host=host, port=port)
         return
     with _worker_environment(no_auth=no_auth):
         # Built once here only to fail early and to migrate the store before any worker opens it.
