@@ -46,9 +46,7 @@ def _stored(client: TestClient, ids: list[str | None]) -> list[dict]:
     return rows
 
 
-def test_a_pooled_batch_is_ingested_exactly_as_one_prepared_in_the_request(
-    api_settings, tmp_path
-):
+def test_a_pooled_batch_is_ingested_exactly_as_one_prepared_in_the_request(api_settings, tmp_path):
     inline_settings = api_settings.model_copy(
         update={"ingest_workers": 1, "database_url": f"sqlite:///{tmp_path / 'inline.db'}"}
     )
