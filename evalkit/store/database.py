@@ -6,10 +6,10 @@ upgrade`` does the same explicitly for operators who prefer to migrate at deploy
 
 from __future__ import annotations
 
-import fcntl
 import os
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -25,6 +25,11 @@ from sqlalchemy.exc import InterfaceError, InternalError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from evalkit.errors import StoreError
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: there SQLite's own lock alone orders writers
+    fcntl = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from evalkit.store.writer import Writer
@@ -140,47 +145,80 @@ class _ProcessTurn:
     between tries), so two server workers writing small batches spent their time waiting on
     each other's already-released lock. This lock is retried every few milliseconds at most.
     Processes that are not evalkit still meet SQLite's own lock and busy timeout, as before.
-    Where no lock file can be made (a read-only directory, an in-memory or URI store) there is
-    no such turn and SQLite's lock alone applies.
+    Where no lock file can be opened (no ``fcntl``, a directory that takes no file, an
+    in-memory or URI store) there is no such turn and SQLite's lock alone applies.
+
+    The file is opened at the first write, not when the store is opened (a reader leaves no
+    file behind), and again after ``close`` or in a forked child: a child shares its parent's
+    open file, so unlocking it there would end the parent's turn.
     """
 
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._fd: int | None = None
+        self._pid = os.getpid()
+        self._finalizer: weakref.finalize | None = None
 
     @classmethod
     def beside(cls, engine: Engine) -> _ProcessTurn | None:
         parsed = engine.url
-        if not parsed.database or parsed.database == ":memory:" or _is_uri(parsed):
+        if fcntl is None or not parsed.database or parsed.database == ":memory:":
             return None
-        try:
-            fd = os.open(f"{parsed.database}-evalkit-writer.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError:
+        if _is_uri(parsed):
             return None
-        return cls(fd)
+        return cls(f"{parsed.database}-evalkit-writer.lock")
 
-    def acquire(self, deadline: float, url: Any) -> None:
+    def _file(self) -> int | None:
+        if self._fd is not None and self._pid != os.getpid():  # forked: the parent's file
+            if self._finalizer is not None:
+                self._finalizer.detach()  # the parent's to close; the child only forgets it
+            self._fd = self._finalizer = None
+        if self._fd is None:
+            self._pid = os.getpid()
+            for flags in (os.O_RDWR | os.O_CREAT, os.O_RDONLY):  # flock takes either
+                try:
+                    self._fd = os.open(self.path, flags, 0o666)
+                    break
+                except OSError:
+                    continue
+            else:
+                return None
+            # A Database dropped without dispose() must not leak the descriptor.
+            self._finalizer = weakref.finalize(self, os.close, self._fd)
+        return self._fd
+
+    def acquire(self, deadline: float, url: Any) -> bool:
+        """Wait for the turn until ``deadline``; False when there is no file to lock."""
+        assert fcntl is not None
+        fd = self._file()
+        if fd is None:
+            return False
         pause = 0.0005
         while True:
             try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
             except BlockingIOError:
                 if time.monotonic() > deadline:
                     raise StoreError(
                         f"the store at {url!r} failed: database is locked (another evalkit "
-                        f"process held it for {SQLITE_BUSY_SECONDS} s)"
+                        f"writer held it for {SQLITE_BUSY_SECONDS} s)"
                     ) from None
                 time.sleep(pause)
                 pause = min(pause * 2, 0.004)
             except OSError:  # a file system without flock: SQLite's own lock still applies
-                return
+                return False
 
     def release(self) -> None:
-        with suppress(OSError):
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
+        assert fcntl is not None
+        if self._fd is not None:
+            with suppress(OSError):
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def close(self) -> None:
-        os.close(self.fd)
+        if self._finalizer is not None and self._pid == os.getpid():
+            self._finalizer()  # closes the descriptor (once)
+        self._fd = self._finalizer = None
 
 
 class Database:
@@ -262,16 +300,17 @@ class Database:
             )
         try:
             # Under the thread lock, so only one thread at a time counts or takes the file lock.
+            # The turn is taken before counting: a wait that fails leaves the depth as it was.
+            turn = self._process_turn if self._write_depth == 0 else None
+            if turn is not None and not turn.acquire(deadline, self.engine.url):
+                turn = None
             self._write_depth += 1
-            outermost = self._write_depth == 1
-            if outermost and self._process_turn is not None:
-                self._process_turn.acquire(deadline, self.engine.url)
             try:
                 yield
             finally:
-                if outermost and self._process_turn is not None:
-                    self._process_turn.release()
                 self._write_depth -= 1
+                if turn is not None:
+                    turn.release()
         finally:
             lock.release()
 
@@ -313,7 +352,7 @@ class Database:
         return tuple(getattr(dbapi, name) for name in names if hasattr(dbapi, name))
 
     def dispose(self) -> None:
+        """Close the connections (and the lock file); the store opens them again if used."""
         self.engine.dispose()
-        turn, self._process_turn = self._process_turn, None
-        if turn is not None:
-            turn.close()
+        if self._process_turn is not None:
+            self._process_turn.close()
