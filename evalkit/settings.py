@@ -67,7 +67,7 @@ class Settings(BaseSettings):
         le=64,
         description="Processes preparing records on ingest; 0: one per core (at most 4) for "
         "inputs of 16 MB or more, else none, and for the HTTP API's batches of 50 or more "
-        "records (started on the first); 1: always in the ingesting process.",
+        "records (launched when `evalkit serve` starts); 1: always in the ingesting process.",
     )
     redact_enabled: bool = Field(
         default=True, description="Redact PII from text fields before anything is stored."

@@ -44,11 +44,7 @@ def create_app(settings: Settings, *, require_auth: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
-        check.close_guard(_app)
-        if _app.state.prepare_pool is not None:
-            _app.state.prepare_pool.close()
-        db.dispose()
-        metrics.process_exited()
+        close_app(_app)
 
     app = FastAPI(title="evalkit", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
@@ -72,9 +68,19 @@ def create_app(settings: Settings, *, require_auth: bool = True) -> FastAPI:
     return app
 
 
+def close_app(app: FastAPI) -> None:
+    """What the app's end undoes: the guard (its recorder flushed), the preparing processes,
+    the store's connections, this process's live metrics."""
+    check.close_guard(app)
+    if app.state.prepare_pool is not None:
+        app.state.prepare_pool.close()
+    app.state.db.dispose()
+    metrics.process_exited()
+
+
 def prepare_pool(settings: Settings) -> SharedPool | None:
     """Processes preparing large ingest batches (``EVALKIT_INGEST_WORKERS``: 0, one per core
-    and at most 4; 1, none). Started by the first batch that needs them."""
+    and at most 4; 1, none). Launched by ``serving`` or else by the first batch that needs them."""
     workers = settings.ingest_workers or min(os.cpu_count() or 1, 4)
     return SharedPool(workers) if workers > 1 else None
 

@@ -31,12 +31,13 @@ log = logging.getLogger("evalkit.api")
 _encode = msgspec.json.Encoder().encode
 
 MAX_ITEMS = 256
-#: Checks of up to this many items are scored on the event loop: a few milliseconds of
-#: CPU-bound Python, which a thread would not run any sooner (the GIL), while handing them to
-#: FastAPI's thread pool and back cost about a quarter of a single check's CPU. Larger
-#: batches, and every check under a timeout (``Guard`` then waits on its own threads), go to
-#: the pool, so one big batch does not hold up the small requests behind it.
-INLINE_ITEMS = 4
+#: Bodies up to this size are parsed and scored on the event loop: a typical check is a
+#: millisecond or two of CPU-bound Python, which a thread would not run any sooner (the GIL),
+#: while handing it to FastAPI's thread pool and back cost about a quarter of its CPU. Scoring
+#: time grows with the text, so a larger body (up to 256 items of 20,000 characters a field:
+#: tens of milliseconds and more) goes to the pool, as does every check under a timeout
+#: (``Guard`` then waits on its own threads), so it does not hold up the requests behind it.
+INLINE_BYTES = 32 * 1024
 MAX_BODY_BYTES = 4 * 1024 * 1024
 NO_CLASSIFIER = (
     "no classifier is loaded: train one (`evalkit train`) and restart "
@@ -143,21 +144,25 @@ async def _body(request: Request) -> bytes:
     return b"".join(parts)
 
 
+def _checked(guard: Any, raw: bytes) -> tuple[list[Any], bool]:
+    items, batch = _parse(raw)
+    return guard.check_many([item.model_dump() for item in items]), batch
+
+
 @router.post("/check", summary="Score responses before they are sent")
 async def check(request: Request, raw: Annotated[bytes, Depends(_body)]) -> Any:
     """One check, or ``{"items": [...]}``: scores per head, the action, the version."""
     metrics: GuardMetrics = request.app.state.guard_metrics
     started = time.perf_counter()
     try:
-        items, batch = _parse(raw)
         guard = request.app.state.guard
         if guard is None:
+            _parse(raw)  # a body that is no check is a 4xx even so
             raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, NO_CLASSIFIER)
-        checks = [item.model_dump() for item in items]
-        if len(checks) <= INLINE_ITEMS and guard.policy.timeout_ms is None:
-            verdicts = guard.check_many(checks)
+        if len(raw) <= INLINE_BYTES and guard.policy.timeout_ms is None:
+            verdicts, batch = _checked(guard, raw)
         else:
-            verdicts = await run_in_threadpool(guard.check_many, checks)
+            verdicts, batch = await run_in_threadpool(_checked, guard, raw)
     except HTTPException as exc:
         metrics.requests.labels(status=str(exc.status_code)).inc()
         raise

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 import sys
 import threading
@@ -142,33 +143,30 @@ class SharedPool:
 
     def stream(self, items: Iterable[Item], ctx: PrepareContext) -> Iterator[PreparedChunk]:
         """Prepared chunks in input order, as ``prepare_stream``; in this process instead when
-        the pool broke (a worker was killed), after which a new pool is started."""
+        the pool broke (a worker was killed) or could not start, after which a new pool is
+        started for the next request."""
+        from concurrent.futures import CancelledError
         from concurrent.futures.process import BrokenProcessPool  # see TYPE_CHECKING above
 
         work = list(payloads(items))
+        pool = None
         try:
             pool = self._executor()
-            futures = [
-                pool.submit(_prepare_under, ctx, source, payload) for source, payload in work
-            ]
-        except BrokenProcessPool:
-            futures = None
-        if futures is not None:
+            futures = [pool.submit(_prepare_under, ctx, src, payload) for src, payload in work]
             try:
                 results = [_decode(future.result()) for future in futures]
-            except BrokenProcessPool:
-                results = None
             finally:
                 for future in futures:
                     future.cancel()
-            if results is not None:
-                yield from results
-                return
-        log.warning("the preparing processes stopped; preparing in the server until restarted")
-        self._discard()
-        preparer = Preparer(ctx)
-        for source, payload in work:
-            yield preparer(source, payload)
+        except (BrokenProcessPool, CancelledError, OSError, RuntimeError) as exc:
+            # RuntimeError: submitted to a pool being shut down; CancelledError: this request's
+            # tasks were cancelled along with a broken pool by another request.
+            log.warning("the preparing processes failed (%s); preparing in the server", exc)
+            if pool is not None:
+                self._discard(pool)
+            preparer = Preparer(ctx)
+            results = [preparer(source, payload) for source, payload in work]
+        yield from results
 
     def start(self) -> None:
         """Launch the processes now (they import in the background) rather than on first use,
@@ -176,16 +174,22 @@ class SharedPool:
         self._executor()
 
     def _executor(self) -> ProcessPoolExecutor:
+        # A replacement pool is made on a request's thread; ``_new_pool`` hides ``__main__``
+        # from the whole process for the few milliseconds of launching, which other threads
+        # do not read (a server's main module is uvicorn's or evalkit's entry point).
         with self._lock:
             if self._pool is None:
-                self._pool = _new_pool(self.workers, _start_shared, ())
+                self._pool = _new_pool(self.workers, _start_shared, (os.getpid(),))
             return self._pool
 
-    def _discard(self) -> None:
+    def _discard(self, broken: ProcessPoolExecutor) -> None:
+        """Forget ``broken`` (only if it is still the current pool: another request may have
+        replaced it already, and that new pool's work must not be cancelled)."""
         with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+            if self._pool is not broken:
+                return
+            self._pool = None
+        broken.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
         """Stop the processes (waiting for tasks in flight)."""
@@ -219,8 +223,19 @@ def _start(ctx: PrepareContext) -> None:
     _preparer = Preparer(ctx)
 
 
-def _start_shared() -> None:
+def _start_shared(parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # see _sigint_ignored_by_new_processes
+    # A server killed outright (SIGKILL by a supervisor or the OOM killer) runs no shutdown,
+    # and its pool's processes would wait for work forever: they leave once it is gone.
+    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    import time
+
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
 
 
 def _prepare_under(ctx: PrepareContext, source: str, payload: Payload) -> bytes | PreparedChunk:

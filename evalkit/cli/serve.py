@@ -48,7 +48,7 @@ def serve(
     """Run the HTTP API (POST /v1/responses, POST /v1/feedback, ...)."""
     import uvicorn
 
-    from evalkit.api.app import create_app, serving
+    from evalkit.api.app import close_app, create_app, serving
 
     if state.settings.api_token is None and not no_auth:
         raise UsageError(
@@ -58,9 +58,18 @@ def serve(
         app = serving(create_app(state.settings, require_auth=not no_auth))
         uvicorn.run(app, host=host, port=port)
         return
-    with _worker_environment(no_auth=no_auth):
-        # Built once here only to fail early and to migrate the store before any worker opens it.
-        _close(create_app(state.settings, require_auth=not no_auth))
+    from evalkit.api.metrics import MULTIPROC_ENV
+
+    # Built once here only to fail early and to migrate the store before any worker opens it;
+    # outside the workers' metrics directory (prometheus_client reads it when first imported),
+    # so this process leaves no metric files there.
+    metrics_parent = os.environ.pop(MULTIPROC_ENV, None)
+    try:
+        close_app(create_app(state.settings, require_auth=not no_auth))
+    finally:
+        if metrics_parent is not None:
+            os.environ[MULTIPROC_ENV] = metrics_parent
+    with _worker_environment(no_auth=no_auth, workers=workers):
         uvicorn.run(
             "evalkit.api.app:app_from_environment",
             factory=True,
@@ -71,9 +80,13 @@ def serve(
 
 
 @contextmanager
-def _worker_environment(*, no_auth: bool) -> Iterator[None]:
+def _worker_environment(*, no_auth: bool, workers: int) -> Iterator[None]:
     """The environment the spawned workers read their settings from, and the directory their
-    metric files share; both undone when the server stops."""
+    metric files share (a fresh one, inside ``PROMETHEUS_MULTIPROC_DIR`` when that is set:
+    prometheus_client would add up an earlier run's files too); both undone when the server
+    stops. Each worker prepares large ingest batches in a pool of its own, so unless
+    ``EVALKIT_INGEST_WORKERS`` is set, the cores are shared out: N workers of a pool each
+    would run N times too many processes."""
     from evalkit.api.app import NO_AUTH_ENV
     from evalkit.api.metrics import MULTIPROC_ENV
 
@@ -84,9 +97,11 @@ def _worker_environment(*, no_auth: bool) -> Iterator[None]:
         "EVALKIT_DATA_DIR": str(settings.data_dir.resolve()),
         NO_AUTH_ENV: "1" if no_auth else "0",
     }
-    metrics_dir = None
-    if not os.environ.get(MULTIPROC_ENV):
-        metrics_dir = values[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="evalkit-metrics-")
+    if settings.ingest_workers == 0:
+        values["EVALKIT_INGEST_WORKERS"] = str(max(1, (os.cpu_count() or 1) // workers))
+    metrics_dir = values[MULTIPROC_ENV] = tempfile.mkdtemp(
+        prefix="evalkit-metrics-", dir=os.environ.get(MULTIPROC_ENV) or None
+    )
     saved = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
     try:
@@ -97,12 +112,4 @@ def _worker_environment(*, no_auth: bool) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-        if metrics_dir is not None:
-            shutil.rmtree(metrics_dir, ignore_errors=True)
-
-
-def _close(app: object) -> None:
-    from evalkit.api import check
-
-    check.close_guard(app)  # type: ignore[arg-type]
-    app.state.db.dispose()  # type: ignore[attr-defined]
+        shutil.rmtree(metrics_dir, ignore_errors=True)

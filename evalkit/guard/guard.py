@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import math
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -220,6 +221,9 @@ class Guard:
         scores: dict[str, Any] = {}
         try:
             scores = self._score(examples)
+            if not all(math.isfinite(x) for values in scores.values() for x in values):
+                # NaN compares false with every threshold: it would quietly pass as "allow".
+                raise ValueError("the model gave a score that is not a finite number")
         except concurrent.futures.TimeoutError:
             error = f"scoring took longer than {self.policy.timeout_ms:g} ms"
         except _Saturated:

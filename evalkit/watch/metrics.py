@@ -10,7 +10,8 @@
 
 A scrape reads a small file and one query: it never re-evaluates the rules (embedding drift
 alone can take seconds), so scraping stays cheap however often Prometheus asks. Register it on
-the API's registry: ``app.state.metrics.register(QualityIndexCollector(db, settings))``.
+the API's registry: ``evalkit.api.metrics.add_collector(app, QualityIndexCollector(db,
+settings))`` (so that, with several server processes, it is asked once per scrape).
 """
 
 from __future__ import annotations

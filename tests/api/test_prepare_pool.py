@@ -91,7 +91,7 @@ def test_a_broken_pool_is_answered_in_the_request_and_replaced(client, caplog):
     second = client.post("/v1/responses", json=_batch(SHARED_FROM_RECORDS, offset=1000))
     assert second.status_code == 422
     assert second.json()["stored"] == SHARED_FROM_RECORDS - 1
-    assert "the preparing processes stopped" in caplog.text
+    assert "the preparing processes failed" in caplog.text
     third = client.post("/v1/responses", json=_batch(SHARED_FROM_RECORDS, offset=2000))
     assert third.json()["stored"] == SHARED_FROM_RECORDS - 1
     assert _pool_processes(), "no new pool after the broken one"

@@ -74,6 +74,20 @@ def test_a_model_error_is_answered_by_the_fail_mode(guard, mode, action):
     assert "model exploded" in verdict.error
 
 
+class _NotANumber:
+    def predict_scores(self, examples):
+        return {"harm": [float("nan")] * len(examples)}
+
+
+@pytest.mark.parametrize(("mode", "action"), [("open", "allow"), ("closed", "block")])
+def test_a_score_that_is_not_a_number_is_a_model_error(guard, mode, action):
+    broken = variant(guard, fail_mode=mode)
+    broken.scorer = _NotANumber()
+    verdict = broken.check(response="anything")
+    assert (verdict.action, verdict.scores) == (action, {})
+    assert "not a finite number" in verdict.error
+
+
 @pytest.mark.parametrize(("mode", "action"), [("open", "allow"), ("closed", "block")])
 def test_a_timeout_is_answered_by_the_fail_mode_in_time(guard, mode, action):
     slow = variant(guard, fail_mode=mode, timeout_ms=50)

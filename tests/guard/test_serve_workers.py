@@ -39,16 +39,33 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def _children(pid: int) -> list[int]:
+def _workers(pid: int) -> list[int]:
+    """Server processes spawned by ``pid`` (not multiprocessing's resource tracker)."""
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes()
         except OSError:
             continue
-        if fields[1] == str(pid):
+        if fields[1] == str(pid) and b"spawn_main" in command:
             found.append(int(stat.parent.name))
     return found
+
+
+def _counted_by_process(metrics_dir: Path) -> dict[str, float]:
+    """Checks counted in each process's metric file (prometheus_client's multiprocess mode)."""
+    from prometheus_client.mmap_dict import MmapedDict
+
+    counted = {}
+    for path in metrics_dir.glob("*/counter_*.db"):
+        total = sum(
+            value
+            for key, value, *_rest in MmapedDict.read_all_values_from_file(str(path))
+            if "evalkit_guard_checks" in key
+        )
+        counted[path.name] = total
+    return counted
 
 
 def _metric(text: str, name: str) -> float:
@@ -76,16 +93,18 @@ def test_two_workers_share_the_port_the_store_and_the_counts(tmp_path, trained):
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     log = (tmp_path / "serve.log").open("w")
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
     proc = subprocess.Popen(
         [str(EVALKIT), "serve", "--port", str(port), "--workers", "2"],
-        env=_env(tmp_path),
+        env=_env(tmp_path, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir)),
         cwd=tmp_path,  # no stray .env of the developer's is read
         stdout=log,
         stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 60
-        while len(_children(proc.pid)) < 2 or not _healthy(base):
+        while len(_workers(proc.pid)) < 2 or not _healthy(base):
             if proc.poll() is not None:
                 pytest.fail(f"evalkit serve exited: {(tmp_path / 'serve.log').read_text()}")
             if time.monotonic() > deadline:
@@ -119,7 +138,10 @@ def test_two_workers_share_the_port_the_store_and_the_counts(tmp_path, trained):
             for head, score in expected.scores.items():
                 assert got["scores"][head] == pytest.approx(score, abs=1e-9)
 
-        # One scrape counts every worker's requests, whichever worker answers it.
+        # Both workers answered some (so the sum below is a sum), and one scrape counts every
+        # worker's requests, whichever worker answers it.
+        by_process = _counted_by_process(metrics_dir)
+        assert sum(1 for n in by_process.values() if n > 0) >= 2, by_process
         for _ in range(3):
             text = httpx.get(f"{base}/metrics", timeout=10).text
             assert _metric(text, "evalkit_guard_checks_total") == 40
@@ -138,6 +160,7 @@ def test_two_workers_share_the_port_the_store_and_the_counts(tmp_path, trained):
         log.close()
         db.dispose()
     assert proc.returncode == 0, (tmp_path / "serve.log").read_text()
+    assert list(metrics_dir.iterdir()) == [], "the run's metric files were left behind"
 
 
 def _healthy(base: str) -> bool:
