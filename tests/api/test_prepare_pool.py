@@ -95,3 +95,47 @@ def test_a_broken_pool_is_answered_in_the_request_and_replaced(client, caplog):
     third = client.post("/v1/responses", json=_batch(SHARED_FROM_RECORDS, offset=2000))
     assert third.json()["stored"] == SHARED_FROM_RECORDS - 1
     assert _pool_processes(), "no new pool after the broken one"
+
+
+SERVER = """
+import multiprocessing, sys, time
+from evalkit.capture.parallel import SharedPool
+pool = SharedPool(2)
+pool.start()
+deadline = time.monotonic() + 60
+while len(multiprocessing.active_children()) < 2 and time.monotonic() < deadline:
+    time.sleep(0.05)
+print(" ".join(str(p.pid) for p in multiprocessing.active_children()), flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="kills processes with SIGKILL")
+def test_the_pool_leaves_when_its_server_is_killed():
+    import subprocess
+    import sys
+    import time
+
+    server = subprocess.Popen([sys.executable, "-c", SERVER], stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        children = [int(pid) for pid in server.stdout.readline().split()]
+        assert len(children) >= 2, children
+    finally:
+        server.kill()  # no shutdown runs: as a supervisor's SIGKILL or the OOM killer
+        server.wait()
+
+    def alive(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    deadline = time.monotonic() + 15
+    while any(alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = [pid for pid in children if alive(pid)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, "the preparing processes outlived their server"
