@@ -22,7 +22,7 @@ from evalkit.settings import Settings
 from evalkit.store.queries import count_responses
 from tests.api.conftest import TOKEN
 from tests.api.expected import ingest_body
-from tests.helpers import record
+from tests.helpers import record, stop_process
 
 MISSING = {"detail": "missing bearer token: send 'Authorization: Bearer <EVALKIT_API_TOKEN>'"}
 INVALID = {"detail": "invalid bearer token"}
@@ -177,12 +177,7 @@ def test_evalkit_serve_stores_and_returns_a_record(tmp_path):
         assert httpx.get(f"{base}/v1/responses/r-1", timeout=10).status_code == 401
         assert (tmp_path / "data" / "evalkit.db").exists()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log.close()
 
 

@@ -30,6 +30,14 @@ def served(trained, tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("served")
     url = f"sqlite:///{tmp_path / 'evalkit.db'}"
     db = Database.open(url)
+    register_trained(db, trained)
+    db.dispose()
+    with TestClient(create_app(_settings(tmp_path, url)), headers=AUTH) as client:
+        yield client
+
+
+def register_trained(db: Database, trained) -> None:
+    """Make the trained artifact the store's active classifier, as `evalkit train` does."""
     meta = trained.metadata
     register_classifier(
         db,
@@ -41,9 +49,6 @@ def served(trained, tmp_path_factory):
         metrics={},
         trained_at=trained_at(meta),
     )
-    db.dispose()
-    with TestClient(create_app(_settings(tmp_path, url)), headers=AUTH) as client:
-        yield client
 
 
 def trained_at(meta):

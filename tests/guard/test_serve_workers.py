@@ -15,12 +15,10 @@ import httpx
 import pytest
 
 from evalkit import Guard
-from evalkit.learn.train import model_sha256, thresholds_of
-from evalkit.store.classifiers import register_classifier
 from evalkit.store.database import Database
 from evalkit.store.queries import count_responses
-from tests.guard.test_http import trained_at
-from tests.helpers import record
+from tests.guard.test_http import register_trained
+from tests.helpers import record, stop_process
 
 TOKEN = "workers-t0ken"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -79,17 +77,7 @@ def test_two_workers_share_the_port_the_store_and_the_counts(tmp_path, trained):
     data = tmp_path / "data"
     data.mkdir()
     db = Database.open(f"sqlite:///{data / 'evalkit.db'}")
-    meta = trained.metadata
-    register_classifier(
-        db,
-        version=trained.version,
-        heads=list(meta["heads"]),
-        artifact_path=str(trained.path),
-        artifact_sha256=model_sha256(meta),
-        thresholds=thresholds_of(meta),
-        metrics={},
-        trained_at=trained_at(meta),
-    )
+    register_trained(db, trained)
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     log = (tmp_path / "serve.log").open("w")
@@ -151,12 +139,7 @@ def test_two_workers_share_the_port_the_store_and_the_counts(tmp_path, trained):
                 text, f'evalkit_guard_classifier_info{{version="{trained.version}"}}'
             ) == pytest.approx(1)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout=20)
         log.close()
         db.dispose()
     assert proc.returncode == 0, (tmp_path / "serve.log").read_text()

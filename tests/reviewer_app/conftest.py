@@ -26,6 +26,7 @@ import pytest
 
 from evalkit.store.database import Database
 from tests.conftest import require_service
+from tests.helpers import stop_process
 
 APP_DIR = Path(__file__).resolve().parents[2] / "reviewer_app"
 if str(APP_DIR) not in sys.path:
@@ -85,12 +86,7 @@ def serve_app(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], str]]:
 
     yield start
     for proc in started:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def _drop_leftover_event_loop() -> None:
