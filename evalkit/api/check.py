@@ -6,9 +6,9 @@ agree. 401 without the token, 413 for a body over ``MAX_BODY_BYTES`` or too many
 body that is not a check (each problem named), 503 when no classifier is loaded.
 
 The classifier is loaded once, when the app is built (``setup_guard``): the active version in
-the store, if there is one. A small check is scored on the event loop, a large batch in
-FastAPI's thread pool (``INLINE_ITEMS``); verdicts are recorded in the background
-(``evalkit.guard.recording``).
+the store, if there is one. A small body is parsed and scored on the event loop, a large one
+(or any check under a timeout) in FastAPI's thread pool (``INLINE_BYTES``); verdicts are
+recorded in the background (``evalkit.guard.recording``).
 """
 
 from __future__ import annotations

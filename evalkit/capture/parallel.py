@@ -132,8 +132,9 @@ class SharedPool:
     with one process (measured with 20 clients and two uvicorn workers: 1.7 s of CPU in one,
     0.3 s in the other). Here the server keeps reading, writing and answering, and hands each
     large enough batch to these processes, so every core prepares whichever request comes next.
-    A pool per request would cost more to start than the request; this one starts on first
-    use and is told each task's context (``received_at`` differs per request).
+    A pool per request would cost more to start than the request; this one is launched when the
+    server starts (``start``), or else by the first batch that needs it, and is told each
+    task's context (``received_at`` differs per request).
     """
 
     def __init__(self, workers: int) -> None:
